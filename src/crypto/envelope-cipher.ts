@@ -1,0 +1,94 @@
+// Seals and opens envelope v1 messages under a DEK. Each message gets its own key:
+// HKDF-SHA-256(DEK, random 256-bit salt) yields a 256-bit message key and a 256-bit
+// key commitment, so one cached DEK can seal far more than 2^32 messages, and a
+// ciphertext opens under exactly one DEK (key-committing). The header is bound as AAD
+// together with the caller's associated data.
+import { hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { KeywardError } from '../core/keyward-error.js';
+import { aesGcmOpen, aesGcmSeal, GCM_TAG_BYTES } from './aes-gcm.js';
+import {
+  COMMITMENT_BYTES,
+  headerLength,
+  NONCE_BYTES,
+  SALT_BYTES,
+  writeHeader,
+  type Envelope,
+} from './envelope-format.js';
+
+const HKDF_INFO = Buffer.from('keyward/v1 message key and commitment', 'latin1');
+const DERIVED_BYTES = 32 + COMMITMENT_BYTES;
+
+export interface SealInput {
+  readonly dek: Buffer;
+  readonly keyId: string;
+  readonly keyVersion: number;
+  readonly wrappedDek: Uint8Array;
+  readonly plaintext: Uint8Array;
+  readonly associatedData: Uint8Array;
+}
+
+/** Derives the message key (first 32 bytes) and commitment (last 32) into one buffer. */
+function deriveMessageKeys(dek: Buffer, salt: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', dek, salt, HKDF_INFO, DERIVED_BYTES));
+}
+
+/** The AAD of the GCM layer: the authenticated header followed by the caller's data. */
+function gcmAad(header: Uint8Array, associatedData: Uint8Array): Uint8Array {
+  return associatedData.byteLength === 0 ? header : Buffer.concat([header, associatedData]);
+}
+
+/** Seals a message; returns the complete ciphertext. */
+export function sealEnvelope(input: SealInput): Buffer {
+  const random = Buffer.allocUnsafe(SALT_BYTES + NONCE_BYTES);
+  randomFillSync(random);
+  const salt = random.subarray(0, SALT_BYTES);
+  const nonce = random.subarray(SALT_BYTES);
+  const derived = deriveMessageKeys(input.dek, salt);
+  try {
+    const hLen = headerLength(Buffer.byteLength(input.keyId, 'utf8'), input.wrappedDek.byteLength);
+    const out = Buffer.allocUnsafe(hLen + input.plaintext.byteLength + GCM_TAG_BYTES);
+    writeHeader(out, {
+      keyId: input.keyId,
+      keyVersion: input.keyVersion,
+      wrappedDek: input.wrappedDek,
+      salt,
+      nonce,
+      commitment: derived.subarray(32),
+    });
+    const { ciphertext, tag } = aesGcmSeal(
+      derived.subarray(0, 32),
+      nonce,
+      input.plaintext,
+      gcmAad(out.subarray(0, hLen), input.associatedData),
+    );
+    ciphertext.copy(out, hLen);
+    tag.copy(out, hLen + ciphertext.byteLength);
+    return out;
+  } finally {
+    derived.fill(0);
+  }
+}
+
+/**
+ * Opens a parsed envelope with its DEK. Any authentication failure (commitment or
+ * tag) throws `decryption-failed` with the one fixed message.
+ */
+export function openEnvelope(envelope: Envelope, dek: Buffer, associatedData: Uint8Array): Buffer {
+  const derived = deriveMessageKeys(dek, envelope.salt);
+  try {
+    if (!timingSafeEqual(derived.subarray(32), envelope.commitment)) {
+      throw KeywardError.decryptionFailed(new Error('key commitment mismatch'));
+    }
+    const plaintext = aesGcmOpen(
+      derived.subarray(0, 32),
+      envelope.nonce,
+      envelope.ciphertext,
+      envelope.tag,
+      gcmAad(envelope.header, associatedData),
+    );
+    if (plaintext === null) throw KeywardError.decryptionFailed(new Error('GCM tag mismatch'));
+    return plaintext;
+  } finally {
+    derived.fill(0);
+  }
+}
