@@ -28,6 +28,9 @@ function cacheKey(keyId: string, version: number, wrapped: Uint8Array): string {
 export class DecryptionDekCache {
   readonly #cache: LRUCache<string, CachedDek>;
   readonly #loads = new SingleFlight<void>();
+  /** Loads under way; purge() and close() cancel them so a late DEK is zeroized, not cached. */
+  readonly #inflight = new Map<string, { keyId: string; version: number; cancelled: boolean }>();
+  #closed = false;
   readonly #sweep: NodeJS.Timeout;
 
   constructor(limits: DecryptionDekLimits) {
@@ -48,6 +51,10 @@ export class DecryptionDekCache {
 
   /** Caches a DEK; the cache takes ownership of `dek`. */
   set(keyId: string, version: number, wrapped: Uint8Array, dek: SecretBytes): void {
+    if (this.#closed) {
+      dek.dispose();
+      return;
+    }
     this.#cache.set(cacheKey(keyId, version, wrapped), { keyId, version, dek });
   }
 
@@ -55,13 +62,27 @@ export class DecryptionDekCache {
   load(keyId: string, version: number, wrapped: Uint8Array, unwrap: () => Promise<SecretBytes>): Promise<void> {
     const key = cacheKey(keyId, version, wrapped);
     return this.#loads.run(key, async () => {
-      const dek = await unwrap();
-      this.#cache.set(key, { keyId, version, dek });
+      const load = { keyId, version, cancelled: this.#closed };
+      this.#inflight.set(key, load);
+      try {
+        const dek = await unwrap();
+        // Purged (revoked) or closed while the backend call was under way: do not cache.
+        if (load.cancelled) {
+          dek.dispose();
+          return;
+        }
+        this.#cache.set(key, { keyId, version, dek });
+      } finally {
+        this.#inflight.delete(key);
+      }
     });
   }
 
   /** Drops (and zeroizes) the DEKs of a key, or of one of its versions. */
   purge(keyId: string, version?: number): void {
+    for (const load of this.#inflight.values()) {
+      if (load.keyId === keyId && (version === undefined || load.version === version)) load.cancelled = true;
+    }
     this.#cache.purgeStale();
     const doomed: string[] = [];
     for (const [key, entry] of this.#cache.entries()) {
@@ -80,6 +101,8 @@ export class DecryptionDekCache {
 
   /** Zeroizes everything and stops the sweep timer (shutdown). */
   close(): void {
+    this.#closed = true;
+    for (const load of this.#inflight.values()) load.cancelled = true;
     clearInterval(this.#sweep);
     this.#cache.clear();
   }

@@ -36,6 +36,9 @@ export class EncryptionDekCache {
   readonly #limits: EncryptionDekLimits;
   readonly #cache: LRUCache<string, ActiveDek>;
   readonly #loads = new SingleFlight<void>();
+  /** Loads under way; purge() and close() cancel them so a late DEK is zeroized, not cached. */
+  readonly #inflight = new Map<string, { keyId: string; version: number; cancelled: boolean }>();
+  #closed = false;
   readonly #sweep: NodeJS.Timeout;
 
   constructor(limits: EncryptionDekLimits) {
@@ -78,13 +81,27 @@ export class EncryptionDekCache {
   refill(keyId: string, version: number, create: () => Promise<DataKey>): Promise<void> {
     const key = cacheKey(keyId, version);
     return this.#loads.run(key, async () => {
-      const dataKey = await create();
-      this.#cache.set(key, { keyId, version, dek: dataKey.plaintext, wrapped: dataKey.wrapped, messages: 0, bytes: 0 });
+      const load = { keyId, version, cancelled: this.#closed };
+      this.#inflight.set(key, load);
+      try {
+        const dataKey = await create();
+        // Purged (revoked) or closed while the backend call was under way: do not cache.
+        if (load.cancelled) {
+          dataKey.plaintext.dispose();
+          return;
+        }
+        this.#cache.set(key, { keyId, version, dek: dataKey.plaintext, wrapped: dataKey.wrapped, messages: 0, bytes: 0 });
+      } finally {
+        this.#inflight.delete(key);
+      }
     });
   }
 
   /** Drops (and zeroizes) the active DEKs of a key, or of one of its versions. */
   purge(keyId: string, version?: number): void {
+    for (const load of this.#inflight.values()) {
+      if (load.keyId === keyId && (version === undefined || load.version === version)) load.cancelled = true;
+    }
     this.#cache.purgeStale();
     const doomed: string[] = [];
     for (const [key, entry] of this.#cache.entries()) {
@@ -104,6 +121,8 @@ export class EncryptionDekCache {
 
   /** Zeroizes everything and stops the sweep timer (shutdown). */
   close(): void {
+    this.#closed = true;
+    for (const load of this.#inflight.values()) load.cancelled = true;
     clearInterval(this.#sweep);
     this.#cache.clear();
   }

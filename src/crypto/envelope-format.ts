@@ -52,8 +52,21 @@ export function headerLength(keyIdBytes: number, wrappedDekBytes: number): numbe
 export function writeHeader(out: Buffer, fields: HeaderFields): number {
   const keyIdLength = Buffer.byteLength(fields.keyId, 'utf8');
   if (keyIdLength === 0 || keyIdLength > KEY_ID_MAX_BYTES) throw new RangeError('key id length out of range');
+  // Never write what parseEnvelope refuses: such a ciphertext could not be decrypted.
+  if (!KEY_ID_PATTERN.test(fields.keyId)) throw new RangeError('key id does not match the key id pattern');
+  if (!Number.isInteger(fields.keyVersion) || fields.keyVersion < 1 || fields.keyVersion > 0xffffffff) {
+    throw new RangeError('key version out of range');
+  }
   if (fields.wrappedDek.byteLength === 0 || fields.wrappedDek.byteLength > MAX_WRAPPED_DEK_BYTES) {
     throw new RangeError('wrapped DEK length out of range');
+  }
+  // A short field would leave bytes of `out` (often pool memory) unwritten in the output.
+  if (
+    fields.salt.byteLength !== SALT_BYTES ||
+    fields.nonce.byteLength !== NONCE_BYTES ||
+    fields.commitment.byteLength !== COMMITMENT_BYTES
+  ) {
+    throw new RangeError('salt, nonce or commitment has the wrong length');
   }
   let off = 0;
   ENVELOPE_MAGIC.copy(out, off);

@@ -1,0 +1,92 @@
+// The data plane: keyward.v1.KeyService and grpc.health.v1 served by grpc-js on
+// keyward.sock. We accept connections on our own net.Server and inject them into
+// grpc-js, so the socket file, its mode and (with authorization) the peer credentials
+// of each connection stay in our hands.
+import { Server, ServerCredentials, type ConnectionInjector } from '@grpc/grpc-js';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { KeyBackend } from '../core/key-backend.js';
+import type { Logger } from '../core/logger.js';
+import type { ServiceDeps } from '../service/service-deps.js';
+import { MAX_ENVELOPE_OVERHEAD } from '../service/request-checks.js';
+import { BackendHealth } from './backend-health.js';
+import { keyServiceDefinition, keyServiceHandlers } from './key-service-routes.js';
+import { closeUnixSocket, listenUnixSocket, type UnixSocketOptions } from './unix-socket-listener.js';
+
+/** Room for protobuf framing around the largest allowed fields. */
+const FRAMING_BYTES = 64 * 1024;
+
+export interface DataPlaneOptions {
+  readonly socket: UnixSocketOptions;
+  readonly deps: ServiceDeps;
+  readonly backends: readonly KeyBackend[];
+  readonly logger: Logger;
+}
+
+/** The largest request the limits allow, so grpc-js refuses only what we would refuse. */
+export function maxRequestBytes(deps: ServiceDeps): number {
+  const { maxPlaintextBytes, maxAssociatedDataBytes, maxBatchBytes } = deps.limits;
+  const single = maxPlaintextBytes + MAX_ENVELOPE_OVERHEAD + maxAssociatedDataBytes;
+  return Math.max(single, maxBatchBytes + deps.limits.maxBatchItems * MAX_ENVELOPE_OVERHEAD) + FRAMING_BYTES;
+}
+
+export class DataPlaneServer {
+  readonly #options: DataPlaneOptions;
+  readonly #grpc: Server;
+  readonly #health: BackendHealth;
+  readonly #net: NetServer;
+  readonly #injector: ConnectionInjector;
+  readonly #sockets = new Set<Socket>();
+
+  constructor(options: DataPlaneOptions) {
+    this.#options = options;
+    const maxBytes = maxRequestBytes(options.deps);
+    this.#grpc = new Server({
+      'grpc.max_receive_message_length': maxBytes,
+      'grpc.max_send_message_length': maxBytes,
+      // Never compress responses: plaintext next to attacker-influenced data would leak
+      // through its length (design.md §8).
+      'grpc.default_compression_algorithm': 0,
+    });
+    this.#grpc.addService(keyServiceDefinition(), keyServiceHandlers(options.deps, options.logger));
+    this.#health = new BackendHealth(options.backends);
+    this.#health.addToServer(this.#grpc);
+    this.#injector = this.#grpc.createConnectionInjector(ServerCredentials.createInsecure());
+    this.#net = createServer({ allowHalfOpen: false }, (socket) => this.#accept(socket));
+  }
+
+  get socketPath(): string {
+    return this.#options.socket.path;
+  }
+
+  async start(): Promise<void> {
+    await listenUnixSocket(this.#net, this.#options.socket);
+    this.#health.start();
+  }
+
+  #accept(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    this.#injector.injectConnection(socket);
+  }
+
+  /**
+   * Stops accepting connections and calls, waits up to `graceMs` for in-flight calls,
+   * then cuts off whatever is left, and removes the socket file.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#health.stop();
+    await closeUnixSocket(this.#net, this.#options.socket.path);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#options.logger.warn({ grace_ms: graceMs }, 'grace period over: cancelling calls still in flight');
+        this.#grpc.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.#grpc.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    for (const socket of this.#sockets) socket.destroy();
+  }
+}

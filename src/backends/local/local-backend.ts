@@ -1,0 +1,253 @@
+// The embedded `local` backend, for development and single-host use: key versions live
+// in a keystore directory wrapped under a root key file, and are unwrapped into
+// SecretBytes only in memory. KEKs never leave this class: callers get wrapped and
+// unwrapped DEKs only.
+import { createCipheriv, createDecipheriv, generateKeyPair, randomFillSync } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { DataKey, KeyBackend } from '../../core/key-backend.js';
+import type { KeyAlgorithm, KeySpec, KeyVersionInfo, KeyVersions } from '../../core/key-types.js';
+import { KeywardError } from '../../core/keyward-error.js';
+import type { Logger } from '../../core/logger.js';
+import { SecretBytes } from '../../core/secret-bytes.js';
+import { loadOrCreateRootKey, readKeyFile, writeKeyFile, type KeyFile } from './keystore-files.js';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+const NONCE = 12;
+const TAG = 16;
+const DEK_BYTES = 32;
+
+export interface LocalBackendOptions {
+  readonly name: string;
+  readonly keystoreDir: string;
+  readonly rootKeyFile?: string;
+  readonly logger: Logger;
+}
+
+interface LoadedKey {
+  file: KeyFile;
+  /** Unwrapped material by version (encrypt keys only, for now). */
+  readonly material: Map<number, SecretBytes>;
+  /** Serializes writes of this key's file. */
+  writes: Promise<unknown>;
+}
+
+function seal(key: Buffer, plaintext: Uint8Array, aad: string): Buffer {
+  const out = Buffer.allocUnsafe(NONCE + plaintext.byteLength + TAG);
+  const nonce = out.subarray(0, NONCE);
+  randomFillSync(nonce);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG });
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = cipher.update(plaintext);
+  body.copy(out, NONCE);
+  cipher.final();
+  cipher.getAuthTag().copy(out, NONCE + body.byteLength);
+  return out;
+}
+
+/** Opens what seal() made; returns null when it does not authenticate. */
+function open(key: Buffer, sealed: Uint8Array, aad: string): Buffer | null {
+  if (sealed.byteLength < NONCE + TAG) return null;
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE), { authTagLength: TAG });
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(sealed.subarray(sealed.byteLength - TAG));
+  const body = decipher.update(sealed.subarray(NONCE, sealed.byteLength - TAG));
+  try {
+    decipher.final();
+    return body;
+  } catch {
+    body.fill(0);
+    return null;
+  }
+}
+
+const materialAad = (keyId: string, version: number, algorithm: KeyAlgorithm) =>
+  `keyward-local-key\0${keyId}\0${version}\0${algorithm}`;
+const dekAad = (keyId: string, version: number) => `keyward-local-dek\0${keyId}\0${version}`;
+
+/** New key material for one version, from the OS CSPRNG or node:crypto's key generation. */
+async function generateMaterial(algorithm: KeyAlgorithm): Promise<Buffer> {
+  switch (algorithm) {
+    case 'aes-256-gcm':
+    case 'hmac-sha256': {
+      const bytes = Buffer.allocUnsafeSlow(32);
+      randomFillSync(bytes);
+      return bytes;
+    }
+    case 'ed25519':
+      return (await generateKeyPairAsync('ed25519')).privateKey.export({ type: 'pkcs8', format: 'der' });
+    case 'ecdsa-p256':
+      return (await generateKeyPairAsync('ec', { namedCurve: 'P-256' })).privateKey.export({ type: 'pkcs8', format: 'der' });
+    case 'rsa-4096':
+      return (await generateKeyPairAsync('rsa', { modulusLength: 4096 })).privateKey.export({ type: 'pkcs8', format: 'der' });
+  }
+}
+
+function toVersions(file: KeyFile): KeyVersions {
+  return {
+    primaryVersion: file.primary_version,
+    versions: file.versions.map(
+      (v): KeyVersionInfo => ({
+        version: v.version,
+        state: v.state,
+        createdAt: new Date(v.created_at),
+        ...(v.destroy_at ? { destroyAt: new Date(v.destroy_at) } : {}),
+      }),
+    ),
+  };
+}
+
+export class LocalBackend implements KeyBackend {
+  readonly kind = 'local';
+  readonly name: string;
+  readonly #keystoreDir: string;
+  readonly #rootKeyFile: string;
+  readonly #log: Logger;
+  readonly #keys = new Map<string, LoadedKey>();
+  #root: SecretBytes | undefined;
+  #closed = false;
+
+  constructor(options: LocalBackendOptions) {
+    this.name = options.name;
+    this.#keystoreDir = options.keystoreDir;
+    this.#rootKeyFile = options.rootKeyFile ?? join(options.keystoreDir, 'root.key');
+    this.#log = options.logger;
+  }
+
+  async open(): Promise<void> {
+    this.#root = await loadOrCreateRootKey(this.#keystoreDir, this.#rootKeyFile);
+  }
+
+  isReady(): boolean {
+    return this.#root !== undefined && !this.#closed;
+  }
+
+  async ensureKey(spec: KeySpec): Promise<KeyVersions> {
+    const existing = await readKeyFile(this.#keystoreDir, spec.keyId);
+    let file: KeyFile;
+    if (existing === undefined) {
+      file = {
+        format: 1,
+        key_id: spec.keyId,
+        purpose: spec.purpose,
+        algorithm: spec.algorithm,
+        primary_version: 1,
+        versions: [await this.#newVersion(spec.keyId, spec.algorithm, 1)],
+      };
+      await writeKeyFile(this.#keystoreDir, file);
+      this.#log.info({ event: 'key.generated', key_id: spec.keyId, key_version: 1, algorithm: spec.algorithm }, 'key generated');
+    } else {
+      if (existing.purpose !== spec.purpose || existing.algorithm !== spec.algorithm) {
+        throw new KeywardError(
+          'failed-precondition',
+          `local backend: key "${spec.keyId}" exists as ${existing.purpose}/${existing.algorithm}, but the configuration declares ${spec.purpose}/${spec.algorithm}`,
+        );
+      }
+      file = existing;
+    }
+    this.#keys.set(spec.keyId, { file, material: this.#unwrapAll(file), writes: Promise.resolve() });
+    return toVersions(file);
+  }
+
+  async describeKey(keyId: string): Promise<KeyVersions> {
+    return toVersions(this.#key(keyId).file);
+  }
+
+  async rotateKey(keyId: string): Promise<KeyVersions> {
+    const key = this.#key(keyId);
+    const rotated = key.writes.then(async () => {
+      const next = Math.max(...key.file.versions.map((v) => v.version)) + 1;
+      const version = await this.#newVersion(keyId, key.file.algorithm, next);
+      const file: KeyFile = { ...key.file, primary_version: next, versions: [...key.file.versions, version] };
+      await writeKeyFile(this.#keystoreDir, file);
+      key.file = file;
+      const material = this.#unwrapVersion(file, next);
+      if (material) key.material.set(next, material);
+      this.#log.info({ event: 'key.rotated', key_id: keyId, key_version: next }, 'key rotated');
+      return toVersions(file);
+    });
+    key.writes = rotated.catch(() => undefined);
+    return rotated;
+  }
+
+  async generateDataKey(keyId: string, version: number): Promise<DataKey> {
+    const kek = this.#kek(keyId, version);
+    const plaintext = SecretBytes.random(DEK_BYTES);
+    return { plaintext, wrapped: seal(kek.expose(), plaintext.expose(), dekAad(keyId, version)) };
+  }
+
+  async unwrapDataKey(keyId: string, version: number, wrapped: Uint8Array): Promise<SecretBytes> {
+    const kek = this.#kek(keyId, version);
+    const dek = open(kek.expose(), wrapped, dekAad(keyId, version));
+    if (dek === null || dek.byteLength !== DEK_BYTES) {
+      dek?.fill(0);
+      throw KeywardError.decryptionFailed(new Error(`local backend: wrapped DEK of ${keyId} v${version} does not authenticate`));
+    }
+    return SecretBytes.adopt(dek);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#keys.values()].map((k) => k.writes));
+    for (const key of this.#keys.values()) {
+      for (const material of key.material.values()) material.dispose();
+      key.material.clear();
+    }
+    this.#root?.dispose();
+  }
+
+  #key(keyId: string): LoadedKey {
+    const key = this.#keys.get(keyId);
+    if (key === undefined) throw new KeywardError('not-found', `key "${keyId}" not found`);
+    return key;
+  }
+
+  #kek(keyId: string, version: number): SecretBytes {
+    if (this.#closed) throw new KeywardError('unavailable', 'local backend is closed');
+    const material = this.#key(keyId).material.get(version);
+    if (material === undefined) throw new KeywardError('not-found', `key "${keyId}" has no usable version ${version}`);
+    return material;
+  }
+
+  async #newVersion(keyId: string, algorithm: KeyAlgorithm, version: number): Promise<KeyFile['versions'][number]> {
+    const material = await generateMaterial(algorithm);
+    try {
+      const wrapped = seal(this.#rootKey(), material, materialAad(keyId, version, algorithm));
+      return { version, state: 'enabled', created_at: new Date().toISOString(), material: wrapped.toString('base64') };
+    } finally {
+      material.fill(0);
+    }
+  }
+
+  #rootKey(): Buffer {
+    if (this.#root === undefined) throw new KeywardError('unavailable', 'local backend is not open');
+    return this.#root.expose();
+  }
+
+  /** Unwraps one version's material when it is enabled and of an encryption key. */
+  #unwrapVersion(file: KeyFile, version: number): SecretBytes | undefined {
+    const entry = file.versions.find((v) => v.version === version);
+    if (entry?.material === undefined || entry.state === 'destroyed' || file.purpose !== 'encrypt') return undefined;
+    const material = open(
+      this.#rootKey(),
+      Buffer.from(entry.material, 'base64'),
+      materialAad(file.key_id, version, file.algorithm),
+    );
+    if (material === null) {
+      throw new KeywardError(
+        'failed-precondition',
+        `local backend: version ${version} of key "${file.key_id}" does not unwrap under the root key (wrong root key file?)`,
+      );
+    }
+    return SecretBytes.adopt(material);
+  }
+
+  #unwrapAll(file: KeyFile): Map<number, SecretBytes> {
+    const out = new Map<number, SecretBytes>();
+    for (const v of file.versions) {
+      const material = this.#unwrapVersion(file, v.version);
+      if (material) out.set(v.version, material);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,23 @@
+// Constructs the configured KEK backends. This file and keyward-daemon.ts form the
+// composition root: the only place that knows every backend type.
+import { LocalBackend } from '../backends/local/local-backend.js';
+import type { BackendConfig } from '../config/config-schema.js';
+import type { KeyBackend } from '../core/key-backend.js';
+import type { Logger } from '../core/logger.js';
+
+function buildBackend(name: string, config: BackendConfig, logger: Logger): KeyBackend {
+  switch (config.type) {
+    case 'local':
+      return new LocalBackend({
+        name,
+        keystoreDir: config.keystore_dir,
+        ...(config.root_key_file ? { rootKeyFile: config.root_key_file } : {}),
+        logger: logger.child({ backend: name }),
+      });
+  }
+}
+
+/** Builds every backend named in the configuration (not yet opened). */
+export function buildBackends(configs: Readonly<Record<string, BackendConfig>>, logger: Logger): Map<string, KeyBackend> {
+  return new Map(Object.entries(configs).map(([name, config]) => [name, buildBackend(name, config, logger)]));
+}

@@ -1,0 +1,110 @@
+// The composition root: builds every part from the frozen configuration, starts the two
+// planes, and stops them in order — stop accepting, drain in-flight calls within the
+// grace period, zeroize every cache, close the backends, remove the sockets.
+import { AdminPlaneServer } from '../api/admin-plane-server.js';
+import { DataPlaneServer } from '../api/data-plane-server.js';
+import { DecryptionDekCache } from '../cache/decryption-dek-cache.js';
+import { EncryptionDekCache } from '../cache/encryption-dek-cache.js';
+import type { Config } from '../config/config-schema.js';
+import type { KeyBackend } from '../core/key-backend.js';
+import type { Logger } from '../core/logger.js';
+import { EnvelopeKeyring } from '../keys/envelope-keyring.js';
+import { KeyRegistry } from '../keys/key-registry.js';
+import type { ServiceDeps } from '../service/service-deps.js';
+import { buildBackends } from './build-backends.js';
+
+export class KeywardDaemon {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #backends: ReadonlyMap<string, KeyBackend>;
+  readonly #encryptCache: EncryptionDekCache;
+  readonly #decryptCache: DecryptionDekCache;
+  #dataPlane: DataPlaneServer | undefined;
+  #adminPlane: AdminPlaneServer | undefined;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(config: Config, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+    this.#backends = buildBackends(config.backends, log);
+    const { encrypt, decrypt } = config.cache;
+    this.#encryptCache = new EncryptionDekCache({
+      maxAgeMs: encrypt.max_age_ms,
+      maxMessages: encrypt.max_messages,
+      maxBytes: encrypt.max_bytes,
+      maxKeys: encrypt.max_keys,
+    });
+    this.#decryptCache = new DecryptionDekCache({ ttlMs: decrypt.ttl_ms, maxEntries: decrypt.max_entries });
+  }
+
+  /** Opens the backends, makes sure every declared key exists, and starts serving. */
+  static async start(config: Config, log: Logger): Promise<KeywardDaemon> {
+    const daemon = new KeywardDaemon(config, log);
+    try {
+      await daemon.#start();
+    } catch (err) {
+      await daemon.stop().catch(() => undefined);
+      throw err;
+    }
+    return daemon;
+  }
+
+  async #start(): Promise<void> {
+    const config = this.#config;
+    for (const backend of this.#backends.values()) await backend.open();
+    const registry = await KeyRegistry.open(
+      config.keys.map((k) => ({ keyId: k.id, purpose: k.purpose, algorithm: k.algorithm, backend: k.backend })),
+      this.#backends,
+    );
+    const keyring = new EnvelopeKeyring(this.#encryptCache, this.#decryptCache);
+    const deps: ServiceDeps = {
+      registry,
+      keyring,
+      limits: {
+        maxPlaintextBytes: config.limits.max_plaintext_bytes,
+        maxAssociatedDataBytes: config.limits.max_associated_data_bytes,
+        maxBatchItems: config.limits.max_batch_items,
+        maxBatchBytes: config.limits.max_batch_bytes,
+      },
+    };
+    const { data_socket, admin_socket } = config.server;
+    this.#dataPlane = new DataPlaneServer({
+      socket: { path: data_socket.path, mode: data_socket.mode, ...(data_socket.group !== undefined ? { group: data_socket.group } : {}) },
+      deps,
+      backends: [...this.#backends.values()],
+      logger: this.#log.child({ plane: 'data' }),
+    });
+    this.#adminPlane = new AdminPlaneServer({
+      socket: { path: admin_socket.path, mode: admin_socket.mode, ...(admin_socket.group !== undefined ? { group: admin_socket.group } : {}) },
+      registry,
+      logger: this.#log.child({ plane: 'admin' }),
+    });
+    await this.#dataPlane.start();
+    await this.#adminPlane.start();
+    this.#log.info(
+      { data_socket: data_socket.path, admin_socket: admin_socket.path, keys: registry.list().length },
+      'keyward serving',
+    );
+  }
+
+  /** SIGHUP. The policy reload lands with the authorization layer. */
+  reload(): void {
+    this.#log.info('reload requested: nothing to reload yet (authorization policy arrives with its issue)');
+  }
+
+  /** Stops in order; safe to call more than once. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const grace = this.#config.server.shutdown_grace_ms;
+    this.#log.info({ grace_ms: grace }, 'stopping');
+    await Promise.all([this.#dataPlane?.stop(grace), this.#adminPlane?.stop(grace)]);
+    this.#encryptCache.close();
+    this.#decryptCache.close();
+    await Promise.allSettled([...this.#backends.values()].map((b) => b.close()));
+    this.#log.info('stopped');
+  }
+}

@@ -1,0 +1,90 @@
+// The registry of keys the daemon serves: each declared key with its backend, purpose
+// and the versions the backend reports. It answers "may this key do this, and with
+// which version" — purpose binding (policy §3.5) and version states are enforced here.
+import type { KeyBackend } from '../core/key-backend.js';
+import type { KeyPurpose, KeySpec, KeyVersionInfo, KeyVersions } from '../core/key-types.js';
+import { KeywardError } from '../core/keyward-error.js';
+
+export interface RegisteredKey {
+  readonly spec: KeySpec;
+  readonly backend: KeyBackend;
+  readonly versions: KeyVersions;
+}
+
+export type VersionChangeListener = (keyId: string, versions: KeyVersions) => void;
+
+export class KeyRegistry {
+  readonly #keys = new Map<string, RegisteredKey>();
+  readonly #listeners: VersionChangeListener[] = [];
+
+  private constructor() {}
+
+  /** Makes sure every declared key exists in its backend and records its versions. */
+  static async open(specs: readonly KeySpec[], backends: ReadonlyMap<string, KeyBackend>): Promise<KeyRegistry> {
+    const registry = new KeyRegistry();
+    for (const spec of specs) {
+      const backend = backends.get(spec.backend);
+      if (backend === undefined) throw new KeywardError('failed-precondition', `key "${spec.keyId}": no backend "${spec.backend}"`);
+      const versions = await backend.ensureKey(spec);
+      registry.#keys.set(spec.keyId, { spec, backend, versions });
+    }
+    return registry;
+  }
+
+  /** Called after a key's versions change (rotation, later: disable, destroy). */
+  onVersionChange(listener: VersionChangeListener): void {
+    this.#listeners.push(listener);
+  }
+
+  list(): RegisteredKey[] {
+    return [...this.#keys.values()];
+  }
+
+  /** The key, or `not-found`. */
+  get(keyId: string): RegisteredKey {
+    const key = this.#keys.get(keyId);
+    if (key === undefined) throw new KeywardError('not-found', `key "${keyId}" not found`);
+    return key;
+  }
+
+  /** The key when its purpose allows `operation`, else `failed-precondition`. */
+  forPurpose(keyId: string, purpose: KeyPurpose, operation: string): RegisteredKey {
+    const key = this.get(keyId);
+    if (key.spec.purpose !== purpose) {
+      throw new KeywardError(
+        'failed-precondition',
+        `key "${keyId}" is a ${key.spec.purpose} key and cannot be used to ${operation}`,
+      );
+    }
+    return key;
+  }
+
+  /** The primary version, which must be enabled to encrypt or sign. */
+  primaryVersion(key: RegisteredKey): KeyVersionInfo {
+    return this.usableVersion(key, key.versions.primaryVersion);
+  }
+
+  /** A version that may decrypt or verify now: it exists and is enabled. */
+  usableVersion(key: RegisteredKey, version: number): KeyVersionInfo {
+    const info = key.versions.versions.find((v) => v.version === version);
+    if (info === undefined) throw new KeywardError('not-found', `key "${key.spec.keyId}" has no version ${version}`);
+    if (info.state !== 'enabled') {
+      throw new KeywardError('failed-precondition', `version ${version} of key "${key.spec.keyId}" is ${info.state}`);
+    }
+    return info;
+  }
+
+  /** Creates a new primary version in the backend. */
+  async rotate(keyId: string): Promise<RegisteredKey> {
+    const key = this.get(keyId);
+    const versions = await key.backend.rotateKey(keyId);
+    return this.#update(key, versions);
+  }
+
+  #update(key: RegisteredKey, versions: KeyVersions): RegisteredKey {
+    const updated = { ...key, versions };
+    this.#keys.set(key.spec.keyId, updated);
+    for (const listener of this.#listeners) listener(key.spec.keyId, versions);
+    return updated;
+  }
+}

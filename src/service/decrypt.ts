@@ -1,0 +1,29 @@
+// Use case: Decrypt — open a self-describing ciphertext. The key and version come from
+// its header; the version must still be enabled.
+import { parseEnvelope } from '../crypto/envelope-format.js';
+import type { CallContext } from './call-context.js';
+import { checkAssociatedData, checkCiphertext } from './request-checks.js';
+import type { ServiceDeps } from './service-deps.js';
+
+export interface DecryptInput {
+  readonly ciphertext: Uint8Array;
+  readonly associatedData: Uint8Array;
+}
+
+export interface DecryptOutput {
+  /** Owned by the caller, who zeroizes it once it is sent. */
+  readonly plaintext: Buffer;
+  readonly keyId: string;
+  readonly keyVersion: number;
+  readonly cacheHit: boolean;
+}
+
+export async function decrypt(deps: ServiceDeps, input: DecryptInput, _ctx: CallContext): Promise<DecryptOutput> {
+  checkCiphertext(input.ciphertext, deps.limits);
+  checkAssociatedData(input.associatedData, deps.limits);
+  const envelope = parseEnvelope(input.ciphertext);
+  const key = deps.registry.forPurpose(envelope.keyId, 'encrypt', 'decrypt');
+  deps.registry.usableVersion(key, envelope.keyVersion);
+  const opened = await deps.keyring.open(key, envelope, input.associatedData);
+  return { plaintext: opened.plaintext, keyId: envelope.keyId, keyVersion: envelope.keyVersion, cacheHit: opened.cacheHit };
+}
