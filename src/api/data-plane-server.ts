@@ -72,21 +72,25 @@ export class DataPlaneServer {
   /**
    * Stops accepting connections and calls, waits up to `graceMs` for in-flight calls,
    * then cuts off whatever is left, and removes the socket file.
+   *
+   * Not grpc-js's tryShutdown: it closes the injector's http2 server, and Node's
+   * Http2Server.close() destroys that server's sessions with their streams in flight.
+   * drain() closes each session gracefully (GOAWAY, streams run to completion) and
+   * destroys what is left after the grace period.
    */
   async stop(graceMs: number): Promise<void> {
     this.#health.stop();
     await closeUnixSocket(this.#net, this.#options.socket.path);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#options.logger.warn({ grace_ms: graceMs }, 'grace period over: cancelling calls still in flight');
-        this.#grpc.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.#grpc.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    this.#injector.drain(graceMs);
+    const allClosed = Promise.all(
+      [...this.#sockets].map((socket) => new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())))),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs + 100)));
+    const timedOut = await Promise.race([allClosed.then(() => false), graceOver]);
+    clearTimeout(timer);
+    if (timedOut) this.#options.logger.warn({ grace_ms: graceMs }, 'grace period over: cancelled calls still in flight');
+    this.#grpc.forceShutdown();
     for (const socket of this.#sockets) socket.destroy();
   }
 }

@@ -75,13 +75,14 @@ export async function listenUnixSocket(server: Server, options: UnixSocketOption
   if (options.group !== undefined) await fs.chown(options.path, -1, resolveGid(options.group));
 }
 
-/** Stops accepting connections and removes the socket file. */
+/**
+ * Stops accepting connections and removes the socket file — only when this server was
+ * listening on it: a daemon that failed to start must not remove a live daemon's socket.
+ */
 export async function closeUnixSocket(server: Server, path: string): Promise<void> {
-  await new Promise<void>((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
-    // Existing connections are drained by their owner; do not wait for them here.
-    resolve();
-  });
+  if (!server.listening) return;
+  // close() stops accepting; existing connections are drained by their owner, so do
+  // not wait for the 'close' event (it fires only once they are all gone).
+  server.close();
   await fs.rm(path, { force: true });
 }

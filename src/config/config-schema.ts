@@ -13,10 +13,17 @@ const MAX_SOCKET_PATH_BYTES = 107;
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
+const OCTAL_MODE = /^0?o?[0-7]{3,4}$/;
+
+/** A custom check, so a number (an unquoted YAML 0660 reads as 660) gets the hint too. */
 const fileMode = (defaultMode: string) =>
   z
-    .string()
-    .regex(/^0?o?[0-7]{3,4}$/, 'expected an octal mode as a string, e.g. "0660"')
+    .custom<string>((v) => typeof v === 'string' && OCTAL_MODE.test(v), {
+      error: (issue) =>
+        typeof issue.input === 'number'
+          ? `expected an octal mode as a string, e.g. "0660" (got the number ${issue.input}: quote it, YAML reads an unquoted 0660 as 660)`
+          : 'expected an octal mode as a string, e.g. "0660"',
+    })
     .default(defaultMode)
     .transform((s) => Number.parseInt(s.replace(/^0?o?/, ''), 8));
 

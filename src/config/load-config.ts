@@ -36,6 +36,8 @@ function formatIssue(issue: z.core.$ZodIssue): string {
       return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_type':
       return `${where}: ${issue.input === undefined ? 'required' : `expected ${issue.expected}`}`;
+    case 'invalid_key':
+      return `${where}: invalid name: ${issue.issues.map((i) => i.message).join('; ')}`;
     default:
       return `${where}: ${issue.message}`;
   }
@@ -84,7 +86,9 @@ export function parseConfig(raw: unknown, env: Env = {}, source = 'configuration
   }
   const copy = structuredClone(raw) as Record<string, unknown>;
   const problems = applyEnvOverrides(copy, env);
-  const result = configSchema.safeParse(copy);
+  // reportInput keeps `input` on the issues: formatIssue tells a missing field (input
+  // undefined) from a field of the wrong type by it. Zod 4 drops it otherwise.
+  const result = configSchema.safeParse(copy, { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.map(formatIssue));
   if (problems.length > 0 || !result.success) {
     throw KeywardError.invalidArgument(`${source} is invalid:\n  ${problems.join('\n  ')}`);

@@ -1,0 +1,132 @@
+// The daemon as an operator runs it: `keyward serve` in its own process. Socket modes,
+// stale and live sockets, SIGTERM with a call in flight, and a bad configuration.
+import test from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { createKeyServiceClient } from '../../src/client/keyward-client.js';
+import { makeTempDir, testConfigObject } from '../support/test-daemon.js';
+
+const MAIN = join(process.cwd(), 'dist/src/cli/main.js');
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+function writeConfig(dir: string, overrides: Record<string, unknown> = {}): string {
+  const file = join(dir, 'keyward.yaml');
+  writeFileSync(file, stringify(testConfigObject(dir, { log: { level: 'info' }, ...overrides })));
+  return file;
+}
+
+function startProcess(configFile: string): Running {
+  const child = spawn(process.execPath, [MAIN, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+async function waitFor(predicate: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function startServing(configFile: string): Promise<Running> {
+  const running = startProcess(configFile);
+  await waitFor(() => running.output().includes('keyward serving') || running.child.exitCode !== null, 'keyward serving');
+  if (running.child.exitCode !== null) throw new Error(`daemon exited: ${running.output()}`);
+  return running;
+}
+
+test('sockets are created 0660 (data) and 0600 (admin); SIGTERM with a call in flight finishes it, removes the sockets and exits 0', async (t) => {
+  const dir = makeTempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const running = await startServing(writeConfig(dir));
+  t.teardown(() => running.child.kill('SIGKILL'));
+  const dataSocket = join(dir, 'keyward.sock');
+  const adminSocket = join(dir, 'admin.sock');
+  t.is(statSync(dataSocket).mode & 0o777, 0o660);
+  t.is(statSync(adminSocket).mode & 0o777, 0o600);
+  t.true(statSync(dataSocket).isSocket());
+
+  const client = createKeyServiceClient(dataSocket);
+  t.teardown(() => client.close());
+  await client.encrypt({ keyId: 'alpha', plaintext: Buffer.from('warm') });
+  const items = Array.from({ length: 1000 }, (_, i) => ({ keyId: 'alpha', plaintext: Buffer.alloc(8 * 1024, i % 251) }));
+  const inFlight = client.encryptBatch({ items });
+  await new Promise((r) => setTimeout(r, 15));
+  running.child.kill('SIGTERM');
+  const batch = await inFlight;
+  t.is(batch.results.length, 1000);
+  t.true(batch.results.every((r) => r.result.case === 'response'));
+  t.is(await running.exited, 0);
+  t.false(existsSync(dataSocket), 'data socket removed');
+  t.false(existsSync(adminSocket), 'admin socket removed');
+  t.regex(running.output(), /"msg":"stopped"/);
+});
+
+test('a stale socket file left by a dead process is replaced', async (t) => {
+  const dir = makeTempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dataSocket = join(dir, 'keyward.sock');
+  // bind(2) without unlink: a socket file with nobody behind it, as after SIGKILL.
+  const py = spawnSync('python3', ['-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(dataSocket)})`]);
+  t.is(py.status, 0, py.stderr.toString());
+  t.true(statSync(dataSocket).isSocket());
+  const running = await startServing(writeConfig(dir));
+  t.teardown(() => running.child.kill('SIGKILL'));
+  const client = createKeyServiceClient(dataSocket);
+  t.teardown(() => client.close());
+  t.is((await client.encrypt({ keyId: 'beta', plaintext: Buffer.from('x') })).keyId, 'beta');
+});
+
+test('a second daemon on the socket of a live one is refused with a clear error, and the first keeps serving', async (t) => {
+  const dir = makeTempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = writeConfig(dir);
+  const first = await startServing(config);
+  t.teardown(() => first.child.kill('SIGKILL'));
+  const second = startProcess(config);
+  t.not(await second.exited, 0);
+  t.regex(second.output(), /another process is serving on .*keyward\.sock; is keyward already running\?/);
+  const client = createKeyServiceClient(join(dir, 'keyward.sock'));
+  t.teardown(() => client.close());
+  t.is((await client.encrypt({ keyId: 'gamma', plaintext: Buffer.from('still here') })).keyId, 'gamma');
+});
+
+test('a regular file where the socket should be is not replaced', async (t) => {
+  const dir = makeTempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dataSocket = join(dir, 'keyward.sock');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(dataSocket, 'precious');
+  const running = startProcess(writeConfig(dir));
+  t.not(await running.exited, 0);
+  t.regex(running.output(), /keyward\.sock exists and is not a socket; refusing to replace it/);
+  t.true(existsSync(dataSocket));
+});
+
+test('an invalid configuration stops the start with every problem named by path', async (t) => {
+  const dir = makeTempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = writeConfig(dir, {
+    keys: [
+      { id: 'ok', purpose: 'encrypt', algorithm: 'aes-256-gcm', backend: 'local' },
+      { id: 'bad', purpose: 'encrypt', algorithm: 'des', backend: 'local' },
+    ],
+    colour: 'blue',
+  });
+  const running = startProcess(config);
+  t.is(await running.exited, 1);
+  t.regex(running.output(), /keys\[1\]\.algorithm: expected one of/);
+  t.regex(running.output(), /unknown field "colour"/);
+  t.false(existsSync(join(dir, 'keyward.sock')));
+});
