@@ -56,9 +56,9 @@ lint: deps
 run: build
 	node dist/src/cli/main.js serve --config $(CONFIG)
 
-test: build
+test: system-packages build
 	buf lint
-	ava
+	ava $(AVA_FLAGS)
 
 bench: build
 	node dist/bench/run.js
