@@ -76,9 +76,15 @@ export class EncryptionDekCache {
 
   /**
    * Makes a new active DEK for (key, version) with `create` unless one is being made
-   * already. The cache takes ownership of the DataKey's plaintext.
+   * already. The cache takes ownership of the DataKey's plaintext. `onInstalled` runs
+   * in the same tick as the DEK enters the cache, and never for a cancelled load.
    */
-  refill(keyId: string, version: number, create: () => Promise<DataKey>): Promise<void> {
+  refill(
+    keyId: string,
+    version: number,
+    create: () => Promise<DataKey>,
+    onInstalled?: (dataKey: DataKey) => void,
+  ): Promise<void> {
     const key = cacheKey(keyId, version);
     return this.#loads.run(key, async () => {
       const load = { keyId, version, cancelled: this.#closed };
@@ -91,6 +97,7 @@ export class EncryptionDekCache {
           return;
         }
         this.#cache.set(key, { keyId, version, dek: dataKey.plaintext, wrapped: dataKey.wrapped, messages: 0, bytes: 0 });
+        onInstalled?.(dataKey);
       } finally {
         this.#inflight.delete(key);
       }

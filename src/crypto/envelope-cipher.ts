@@ -27,8 +27,11 @@ export interface SealInput {
   readonly associatedData: Uint8Array;
 }
 
+export const DEK_BYTES = 32;
+
 /** Derives the message key (first 32 bytes) and commitment (last 32) into one buffer. */
 function deriveMessageKeys(dek: Buffer, salt: Uint8Array): Buffer {
+  if (dek.byteLength !== DEK_BYTES) throw new RangeError(`a DEK must be ${DEK_BYTES} bytes`);
   return Buffer.from(hkdfSync('sha256', dek, salt, HKDF_INFO, DERIVED_BYTES));
 }
 

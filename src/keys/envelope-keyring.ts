@@ -40,12 +40,13 @@ export class EnvelopeKeyring {
       const active = this.#encryptCache.reserve(keyId, version, plaintext.byteLength);
       if (active !== undefined) return { ciphertext: seal(active.dek, active.wrapped), cacheHit };
       cacheHit = false;
-      await this.#encryptCache.refill(keyId, version, async () => {
-        const dataKey = await key.backend.generateDataKey(keyId, version);
+      await this.#encryptCache.refill(
+        keyId,
+        version,
+        () => key.backend.generateDataKey(keyId, version),
         // Decrypting what we just sealed needs no backend call either.
-        this.#decryptCache.set(keyId, version, dataKey.wrapped, dataKey.plaintext.clone());
-        return dataKey;
-      });
+        (dataKey) => this.#decryptCache.set(keyId, version, dataKey.wrapped, dataKey.plaintext.clone()),
+      );
     }
     // Only a cache far smaller than the number of keys in use gets here: a DEK of its own.
     const own = await key.backend.generateDataKey(keyId, version);

@@ -30,8 +30,9 @@ function counting(inner: KeyBackend): Counted {
     rotateKey: (k) => inner.rotateKey(k),
     isReady: () => inner.isReady(),
     close: () => inner.close(),
-    generateDataKey: (k, v) => {
+    generateDataKey: async (k, v) => {
       calls.generate++;
+      await new Promise((r) => setTimeout(r, 5));
       return inner.generateDataKey(k, v);
     },
     unwrapDataKey: async (k, v, w) => {
@@ -91,4 +92,15 @@ test('concurrent Encrypts on a cold cache make one backend call; concurrent Decr
   t.is(calls.unwrap, 1);
   opened.forEach((o, i) => t.is(o.plaintext.toString(), `c${i}`));
   t.true((await keyring.open(key, parseEnvelope(results[0]!.ciphertext), Buffer.alloc(0))).cacheHit);
+});
+
+test('a purge while a DEK is being made leaves no copy of it in either cache', async (t) => {
+  const { keyring, key, calls, decryptCache } = await setup(t);
+  const sealing = keyring.seal(key, 1, Buffer.from('x'), Buffer.alloc(0));
+  keyring.purge('k'); // revocation lands while generateDataKey is in flight
+  const sealed = await sealing;
+  t.is(calls.generate, 2, 'the cancelled DEK was not used; a fresh one sealed the message');
+  t.is(decryptCache.size, 1, 'only the DEK that sealed is cached for decryption');
+  t.is((await keyring.open(key, parseEnvelope(sealed.ciphertext), Buffer.alloc(0))).plaintext.toString(), 'x');
+  t.is(calls.unwrap, 0);
 });
