@@ -2,19 +2,12 @@
 // wrapped DEK), with a TTL and a maximum number of entries, so only misses reach the
 // backend. Eviction, expiry, purge and shutdown zeroize.
 import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import type { SecretBytes } from '../core/secret-bytes.js';
-import { SingleFlight } from './single-flight.js';
+import { KeyVersionCache, type VersionedSecret } from './key-version-cache.js';
 
 export interface DecryptionDekLimits {
   readonly ttlMs: number;
   readonly maxEntries: number;
-}
-
-interface CachedDek {
-  readonly keyId: string;
-  readonly version: number;
-  readonly dek: SecretBytes;
 }
 
 function cacheKey(keyId: string, version: number, wrapped: Uint8Array): string {
@@ -26,22 +19,10 @@ function cacheKey(keyId: string, version: number, wrapped: Uint8Array): string {
 }
 
 export class DecryptionDekCache {
-  readonly #cache: LRUCache<string, CachedDek>;
-  readonly #loads = new SingleFlight<void>();
-  /** Loads under way; purge() and close() cancel them so a late DEK is zeroized, not cached. */
-  readonly #inflight = new Map<string, { keyId: string; version: number; cancelled: boolean }>();
-  #closed = false;
-  readonly #sweep: NodeJS.Timeout;
+  readonly #cache: KeyVersionCache<VersionedSecret>;
 
   constructor(limits: DecryptionDekLimits) {
-    this.#cache = new LRUCache<string, CachedDek>({
-      max: limits.maxEntries,
-      ttl: limits.ttlMs,
-      updateAgeOnGet: false,
-      dispose: (entry) => entry.dek.dispose(),
-    });
-    this.#sweep = setInterval(() => this.#cache.purgeStale(), Math.max(10, Math.min(limits.ttlMs / 4, 10_000)));
-    this.#sweep.unref();
+    this.#cache = new KeyVersionCache({ max: limits.maxEntries, ttlMs: limits.ttlMs });
   }
 
   /** The cached DEK, or undefined. Synchronous: use it before awaiting anything. */
@@ -49,46 +30,19 @@ export class DecryptionDekCache {
     return this.#cache.get(cacheKey(keyId, version, wrapped))?.dek;
   }
 
-  /** Caches a DEK; the cache takes ownership of `dek`. */
+  /** Caches a DEK; the cache takes ownership of `dek` (zeroized at once after close). */
   set(keyId: string, version: number, wrapped: Uint8Array, dek: SecretBytes): void {
-    if (this.#closed) {
-      dek.dispose();
-      return;
-    }
     this.#cache.set(cacheKey(keyId, version, wrapped), { keyId, version, dek });
   }
 
   /** Unwraps with `unwrap` and caches the result, once for concurrent callers. */
   load(keyId: string, version: number, wrapped: Uint8Array, unwrap: () => Promise<SecretBytes>): Promise<void> {
-    const key = cacheKey(keyId, version, wrapped);
-    return this.#loads.run(key, async () => {
-      const load = { keyId, version, cancelled: this.#closed };
-      this.#inflight.set(key, load);
-      try {
-        const dek = await unwrap();
-        // Purged (revoked) or closed while the backend call was under way: do not cache.
-        if (load.cancelled) {
-          dek.dispose();
-          return;
-        }
-        this.#cache.set(key, { keyId, version, dek });
-      } finally {
-        this.#inflight.delete(key);
-      }
-    });
+    return this.#cache.load(cacheKey(keyId, version, wrapped), keyId, version, async () => ({ keyId, version, dek: await unwrap() }));
   }
 
   /** Drops (and zeroizes) the DEKs of a key, or of one of its versions. */
   purge(keyId: string, version?: number): void {
-    for (const load of this.#inflight.values()) {
-      if (load.keyId === keyId && (version === undefined || load.version === version)) load.cancelled = true;
-    }
-    this.#cache.purgeStale();
-    const doomed: string[] = [];
-    for (const [key, entry] of this.#cache.entries()) {
-      if (entry.keyId === keyId && (version === undefined || entry.version === version)) doomed.push(key);
-    }
-    for (const key of doomed) this.#cache.delete(key);
+    this.#cache.purge(keyId, version);
   }
 
   purgeStale(): void {
@@ -101,9 +55,6 @@ export class DecryptionDekCache {
 
   /** Zeroizes everything and stops the sweep timer (shutdown). */
   close(): void {
-    this.#closed = true;
-    for (const load of this.#inflight.values()) load.cancelled = true;
-    clearInterval(this.#sweep);
-    this.#cache.clear();
+    this.#cache.close();
   }
 }

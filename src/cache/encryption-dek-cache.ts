@@ -2,10 +2,8 @@
 // it reaches its age, message or byte limit (the AWS Encryption SDK caching model),
 // then replaced. Every way an entry leaves (limit, expiry, eviction, purge, shutdown)
 // zeroizes its DEK.
-import { LRUCache } from 'lru-cache';
 import type { DataKey } from '../core/key-backend.js';
-import type { SecretBytes } from '../core/secret-bytes.js';
-import { SingleFlight } from './single-flight.js';
+import { KeyVersionCache, type VersionedSecret } from './key-version-cache.js';
 
 export interface EncryptionDekLimits {
   /** How long one DEK may seal messages. */
@@ -19,10 +17,7 @@ export interface EncryptionDekLimits {
 }
 
 /** An active DEK with its usage so far. */
-export interface ActiveDek {
-  readonly keyId: string;
-  readonly version: number;
-  readonly dek: SecretBytes;
+export interface ActiveDek extends VersionedSecret {
   readonly wrapped: Uint8Array;
   messages: number;
   bytes: number;
@@ -34,23 +29,11 @@ function cacheKey(keyId: string, version: number): string {
 
 export class EncryptionDekCache {
   readonly #limits: EncryptionDekLimits;
-  readonly #cache: LRUCache<string, ActiveDek>;
-  readonly #loads = new SingleFlight<void>();
-  /** Loads under way; purge() and close() cancel them so a late DEK is zeroized, not cached. */
-  readonly #inflight = new Map<string, { keyId: string; version: number; cancelled: boolean }>();
-  #closed = false;
-  readonly #sweep: NodeJS.Timeout;
+  readonly #cache: KeyVersionCache<ActiveDek>;
 
   constructor(limits: EncryptionDekLimits) {
     this.#limits = limits;
-    this.#cache = new LRUCache<string, ActiveDek>({
-      max: limits.maxKeys,
-      ttl: limits.maxAgeMs,
-      updateAgeOnGet: false,
-      dispose: (entry) => entry.dek.dispose(),
-    });
-    this.#sweep = setInterval(() => this.#cache.purgeStale(), Math.max(10, Math.min(limits.maxAgeMs / 4, 10_000)));
-    this.#sweep.unref();
+    this.#cache = new KeyVersionCache({ max: limits.maxKeys, ttlMs: limits.maxAgeMs });
   }
 
   /**
@@ -85,36 +68,21 @@ export class EncryptionDekCache {
     create: () => Promise<DataKey>,
     onInstalled?: (dataKey: DataKey) => void,
   ): Promise<void> {
-    const key = cacheKey(keyId, version);
-    return this.#loads.run(key, async () => {
-      const load = { keyId, version, cancelled: this.#closed };
-      this.#inflight.set(key, load);
-      try {
+    return this.#cache.load(
+      cacheKey(keyId, version),
+      keyId,
+      version,
+      async () => {
         const dataKey = await create();
-        // Purged (revoked) or closed while the backend call was under way: do not cache.
-        if (load.cancelled) {
-          dataKey.plaintext.dispose();
-          return;
-        }
-        this.#cache.set(key, { keyId, version, dek: dataKey.plaintext, wrapped: dataKey.wrapped, messages: 0, bytes: 0 });
-        onInstalled?.(dataKey);
-      } finally {
-        this.#inflight.delete(key);
-      }
-    });
+        return { keyId, version, dek: dataKey.plaintext, wrapped: dataKey.wrapped, messages: 0, bytes: 0 };
+      },
+      onInstalled && ((entry) => onInstalled({ plaintext: entry.dek, wrapped: entry.wrapped })),
+    );
   }
 
   /** Drops (and zeroizes) the active DEKs of a key, or of one of its versions. */
   purge(keyId: string, version?: number): void {
-    for (const load of this.#inflight.values()) {
-      if (load.keyId === keyId && (version === undefined || load.version === version)) load.cancelled = true;
-    }
-    this.#cache.purgeStale();
-    const doomed: string[] = [];
-    for (const [key, entry] of this.#cache.entries()) {
-      if (entry.keyId === keyId && (version === undefined || entry.version === version)) doomed.push(key);
-    }
-    for (const key of doomed) this.#cache.delete(key);
+    this.#cache.purge(keyId, version);
   }
 
   /** Drops every entry whose age limit has passed (also runs on a timer). */
@@ -128,9 +96,6 @@ export class EncryptionDekCache {
 
   /** Zeroizes everything and stops the sweep timer (shutdown). */
   close(): void {
-    this.#closed = true;
-    for (const load of this.#inflight.values()) load.cancelled = true;
-    clearInterval(this.#sweep);
-    this.#cache.clear();
+    this.#cache.close();
   }
 }
