@@ -1,6 +1,7 @@
 // The contract every KEK backend (local, vault, pkcs11) fulfils. A KEK never crosses
 // it: callers name a key id and version, and get back wrapped or unwrapped DEKs. Only
 // the composition root (daemon/) constructs backends.
+import type { KeyObject } from 'node:crypto';
 import type { KeySpec, KeyVersions } from './key-types.js';
 import type { SecretBytes } from './secret-bytes.js';
 
@@ -9,6 +10,16 @@ export interface DataKey {
   readonly plaintext: SecretBytes;
   readonly wrapped: Uint8Array;
 }
+
+/**
+ * A signature scheme. ECDSA signatures cross the backend interface as IEEE P1363
+ * (r || s, 64 bytes for P-256); RSA-PSS uses SHA-256, MGF1 with SHA-256 and a 32-byte
+ * salt (as JOSE's PS256 requires).
+ */
+export type SignatureScheme = 'ed25519' | 'ecdsa-p256-sha256' | 'rsa-pkcs1-sha256' | 'rsa-pss-sha256';
+
+/** What to sign: the message, or (not for Ed25519) its SHA-256 digest. */
+export type SignInput = { readonly message: Uint8Array } | { readonly digest: Uint8Array };
 
 export interface KeyBackend {
   /** The instance name from the configuration ("local", "hsm-a" …). */
@@ -40,6 +51,18 @@ export interface KeyBackend {
    * `decryption-failed` when the wrapped bytes do not authenticate.
    */
   unwrapDataKey(keyId: string, version: number, wrapped: Uint8Array): Promise<SecretBytes>;
+
+  /**
+   * Signs with a version of a signing key; the private key never leaves the backend.
+   * Throws `failed-precondition` when the key cannot use `scheme`.
+   */
+  sign(keyId: string, version: number, scheme: SignatureScheme, input: SignInput): Promise<Buffer>;
+
+  /** The public key of a version of a signing key (for Verify and GetPublicKey). */
+  publicKey(keyId: string, version: number): Promise<KeyObject>;
+
+  /** HMAC-SHA-256 of `data` with a version of a MAC key. */
+  mac(keyId: string, version: number, data: Uint8Array): Promise<Buffer>;
 
   /** Whether the backend can serve calls that need it now (health). */
   isReady(): boolean;

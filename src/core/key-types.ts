@@ -12,6 +12,13 @@ export const ALGORITHMS_BY_PURPOSE: Readonly<Record<KeyPurpose, readonly KeyAlgo
   mac: Object.freeze(['hmac-sha256'] as const),
 });
 
+/** The signature schemes each signing algorithm can use (see SignatureScheme). */
+export const SCHEMES_BY_ALGORITHM: Readonly<Partial<Record<KeyAlgorithm, readonly string[]>>> = Object.freeze({
+  ed25519: Object.freeze(['ed25519']),
+  'ecdsa-p256': Object.freeze(['ecdsa-p256-sha256']),
+  'rsa-4096': Object.freeze(['rsa-pkcs1-sha256', 'rsa-pss-sha256']),
+});
+
 export type KeyVersionState = 'enabled' | 'disabled' | 'destroy-scheduled' | 'destroyed';
 
 /** A key as declared in the configuration. */

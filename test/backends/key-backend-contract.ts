@@ -2,7 +2,8 @@
 // suite). Call runKeyBackendContract from a backend's own test file with a factory that
 // makes a fresh, opened backend and can reopen one on the same storage.
 import test from 'ava';
-import type { KeyBackend } from '../../src/core/key-backend.js';
+import { constants, createHash, verify } from 'node:crypto';
+import type { KeyBackend, SignatureScheme } from '../../src/core/key-backend.js';
 import type { KeySpec } from '../../src/core/key-types.js';
 import { isKeywardError } from '../../src/core/keyward-error.js';
 
@@ -17,6 +18,21 @@ export interface BackendHarness {
 
 const ENCRYPT_KEY: KeySpec = { keyId: 'contract-kek', purpose: 'encrypt', algorithm: 'aes-256-gcm', backend: 'x' };
 const OTHER_KEY: KeySpec = { keyId: 'contract-other', purpose: 'encrypt', algorithm: 'aes-256-gcm', backend: 'x' };
+const SIGNING_KEYS: ReadonlyArray<{ spec: KeySpec; schemes: SignatureScheme[] }> = [
+  { spec: { keyId: 'contract-ed25519', purpose: 'sign', algorithm: 'ed25519', backend: 'x' }, schemes: ['ed25519'] },
+  { spec: { keyId: 'contract-p256', purpose: 'sign', algorithm: 'ecdsa-p256', backend: 'x' }, schemes: ['ecdsa-p256-sha256'] },
+  { spec: { keyId: 'contract-rsa', purpose: 'sign', algorithm: 'rsa-4096', backend: 'x' }, schemes: ['rsa-pkcs1-sha256', 'rsa-pss-sha256'] },
+];
+const MAC_KEY: KeySpec = { keyId: 'contract-mac', purpose: 'mac', algorithm: 'hmac-sha256', backend: 'x' };
+
+/** Verifies with node:crypto, code we did not write, as the backend's signature claims. */
+function verifiesWithNode(scheme: SignatureScheme, message: Buffer, signature: Buffer, key: import('node:crypto').KeyObject): boolean {
+  return verify(scheme === 'ed25519' ? null : 'sha256', message, {
+    key,
+    dsaEncoding: 'ieee-p1363',
+    ...(scheme === 'rsa-pss-sha256' ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : {}),
+  }, signature);
+}
 
 function codeOf(err: unknown): string {
   return isKeywardError(err) ? err.code : `not a KeywardError: ${String(err)}`;
@@ -117,6 +133,58 @@ export function runKeyBackendContract(kind: string, harness: BackendHarness): vo
     const dks = await Promise.all(Array.from({ length: 100 }, () => b.generateDataKey(ENCRYPT_KEY.keyId, 1)));
     const back = await Promise.all(dks.map((dk) => b.unwrapDataKey(ENCRYPT_KEY.keyId, 1, dk.wrapped)));
     back.forEach((u, i) => t.true(u.expose().equals(dks[i]!.plaintext.expose())));
+  });
+
+  test(title('signing keys sign in every scheme of their algorithm; node:crypto verifies; rotation keeps old public keys'), async (t) => {
+    const b = await fresh();
+    const message = Buffer.from('contract message to sign');
+    for (const { spec, schemes } of SIGNING_KEYS) {
+      const versions = await b.ensureKey({ ...spec, backend: b.name });
+      t.is(versions.primaryVersion, 1);
+      const publicKey = await b.publicKey(spec.keyId, 1);
+      t.is(publicKey.type, 'public');
+      for (const scheme of schemes) {
+        const signature = await b.sign(spec.keyId, 1, scheme, { message });
+        if (scheme === 'ecdsa-p256-sha256') t.is(signature.byteLength, 64, 'ECDSA crosses the interface as P1363');
+        t.true(verifiesWithNode(scheme, message, signature, publicKey), `${spec.keyId} ${scheme}`);
+        t.false(verifiesWithNode(scheme, Buffer.from('another message'), signature, publicKey));
+      }
+      const rotated = await b.rotateKey(spec.keyId);
+      t.is(rotated.primaryVersion, 2);
+      const v2 = await b.publicKey(spec.keyId, 2);
+      t.false(v2.equals(publicKey), 'a new version has a new key pair');
+      t.true((await b.publicKey(spec.keyId, 1)).equals(publicKey));
+      const s2 = await b.sign(spec.keyId, 2, schemes[0]!, { message });
+      t.true(verifiesWithNode(schemes[0]!, message, s2, v2));
+      t.false(verifiesWithNode(schemes[0]!, message, s2, publicKey));
+    }
+  });
+
+  test(title('a scheme of another algorithm, or an operation of another purpose, is failed-precondition'), async (t) => {
+    const b = await fresh();
+    const ed = SIGNING_KEYS[0]!.spec;
+    await b.ensureKey({ ...ed, backend: b.name });
+    await b.ensureKey({ ...MAC_KEY, backend: b.name });
+    const message = { message: Buffer.from('m') };
+    t.is(codeOf(await t.throwsAsync(b.sign(ed.keyId, 1, 'rsa-pss-sha256', message))), 'failed-precondition');
+    t.is(codeOf(await t.throwsAsync(b.sign(ENCRYPT_KEY.keyId, 1, 'ed25519', message))), 'failed-precondition');
+    t.is(codeOf(await t.throwsAsync(b.mac(ed.keyId, 1, Buffer.from('m')))), 'failed-precondition');
+    t.is(codeOf(await t.throwsAsync(b.generateDataKey(MAC_KEY.keyId, 1))), 'failed-precondition');
+    t.is(codeOf(await t.throwsAsync(b.publicKey(MAC_KEY.keyId, 1))), 'failed-precondition');
+  });
+
+  test(title('HMAC-SHA-256 is deterministic per version, differs across versions and data'), async (t) => {
+    const b = await fresh();
+    await b.ensureKey({ ...MAC_KEY, backend: b.name });
+    const data = Buffer.from('webhook body');
+    const m1 = await b.mac(MAC_KEY.keyId, 1, data);
+    t.is(m1.byteLength, 32);
+    t.true(m1.equals(await b.mac(MAC_KEY.keyId, 1, data)));
+    t.false(m1.equals(await b.mac(MAC_KEY.keyId, 1, Buffer.from('webhook body!'))));
+    t.false(m1.equals(createHash('sha256').update(data).digest()), 'keyed, not a bare hash');
+    await b.rotateKey(MAC_KEY.keyId);
+    t.false(m1.equals(await b.mac(MAC_KEY.keyId, 2, data)));
+    t.true(m1.equals(await b.mac(MAC_KEY.keyId, 1, data)), 'older versions still verify');
   });
 
   test(title('after close the backend is not ready and refuses calls'), async (t) => {

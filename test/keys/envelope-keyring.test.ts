@@ -30,6 +30,9 @@ function counting(inner: KeyBackend): Counted {
     rotateKey: (k) => inner.rotateKey(k),
     isReady: () => inner.isReady(),
     close: () => inner.close(),
+    sign: (k, v, scheme, input) => inner.sign(k, v, scheme, input),
+    publicKey: (k, v) => inner.publicKey(k, v),
+    mac: (k, v, data) => inner.mac(k, v, data),
     generateDataKey: async (k, v) => {
       calls.generate++;
       await new Promise((r) => setTimeout(r, 5));

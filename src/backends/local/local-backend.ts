@@ -2,17 +2,36 @@
 // in a keystore directory wrapped under a root key file, and are unwrapped into
 // SecretBytes only in memory. KEKs never leave this class: callers get wrapped and
 // unwrapped DEKs only.
-import { createCipheriv, createDecipheriv, generateKeyPair, randomFillSync } from 'node:crypto';
+import {
+  constants as cryptoConstants,
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  randomFillSync,
+  sign as signAsync,
+  type KeyObject,
+} from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { DataKey, KeyBackend } from '../../core/key-backend.js';
-import type { KeyAlgorithm, KeySpec, KeyVersionInfo, KeyVersions } from '../../core/key-types.js';
+import type { DataKey, KeyBackend, SignatureScheme, SignInput } from '../../core/key-backend.js';
+import {
+  SCHEMES_BY_ALGORITHM,
+  type KeyAlgorithm,
+  type KeyPurpose,
+  type KeySpec,
+  type KeyVersionInfo,
+  type KeyVersions,
+} from '../../core/key-types.js';
 import { KeywardError } from '../../core/keyward-error.js';
 import type { Logger } from '../../core/logger.js';
 import { SecretBytes } from '../../core/secret-bytes.js';
 import { loadOrCreateRootKey, readKeyFile, writeKeyFile, type KeyFile } from './keystore-files.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
+const signWithKey = promisify(signAsync);
 const NONCE = 12;
 const TAG = 16;
 const DEK_BYTES = 32;
@@ -26,8 +45,13 @@ export interface LocalBackendOptions {
 
 interface LoadedKey {
   file: KeyFile;
-  /** Unwrapped material by version (encrypt keys only, for now). */
-  readonly material: Map<number, SecretBytes>;
+  /** Unwrapped symmetric material by version (encrypt and mac keys). */
+  readonly secrets: Map<number, SecretBytes>;
+  /**
+   * Private keys by version (sign keys), parsed once (design.md §8). A KeyObject cannot
+   * be wiped from JavaScript; it lives until the process ends or the key is dropped.
+   */
+  readonly privateKeys: Map<number, KeyObject>;
   /** Serializes writes of this key's file. */
   writes: Promise<unknown>;
 }
@@ -145,7 +169,9 @@ export class LocalBackend implements KeyBackend {
       }
       file = existing;
     }
-    this.#keys.set(spec.keyId, { file, material: this.#unwrapAll(file), writes: Promise.resolve() });
+    const key: LoadedKey = { file, secrets: new Map(), privateKeys: new Map(), writes: Promise.resolve() };
+    for (const v of file.versions) this.#load(key, v.version);
+    this.#keys.set(spec.keyId, key);
     return toVersions(file);
   }
 
@@ -161,8 +187,7 @@ export class LocalBackend implements KeyBackend {
       const file: KeyFile = { ...key.file, primary_version: next, versions: [...key.file.versions, version] };
       await writeKeyFile(this.#keystoreDir, file);
       key.file = file;
-      const material = this.#unwrapVersion(file, next);
-      if (material) key.material.set(next, material);
+      this.#load(key, next);
       this.#log.info({ event: 'key.rotated', key_id: keyId, key_version: next }, 'key rotated');
       return toVersions(file);
     });
@@ -171,13 +196,13 @@ export class LocalBackend implements KeyBackend {
   }
 
   async generateDataKey(keyId: string, version: number): Promise<DataKey> {
-    const kek = this.#kek(keyId, version);
+    const kek = this.#secret(keyId, version, 'encrypt');
     const plaintext = SecretBytes.random(DEK_BYTES);
     return { plaintext, wrapped: seal(kek.expose(), plaintext.expose(), dekAad(keyId, version)) };
   }
 
   async unwrapDataKey(keyId: string, version: number, wrapped: Uint8Array): Promise<SecretBytes> {
-    const kek = this.#kek(keyId, version);
+    const kek = this.#secret(keyId, version, 'encrypt');
     const dek = open(kek.expose(), wrapped, dekAad(keyId, version));
     if (dek === null || dek.byteLength !== DEK_BYTES) {
       dek?.fill(0);
@@ -186,12 +211,38 @@ export class LocalBackend implements KeyBackend {
     return SecretBytes.adopt(dek);
   }
 
+  async sign(keyId: string, version: number, scheme: SignatureScheme, input: SignInput): Promise<Buffer> {
+    const { algorithm, privateKey } = this.#privateKey(keyId, version);
+    if (!SCHEMES_BY_ALGORITHM[algorithm]?.includes(scheme)) {
+      throw new KeywardError('failed-precondition', `key "${keyId}" (${algorithm}) cannot sign with ${scheme}`);
+    }
+    if (!('message' in input)) {
+      throw new KeywardError('unimplemented', 'the local backend signs messages, not precomputed digests');
+    }
+    // The async form runs in libuv's thread pool: RSA-4096 takes milliseconds.
+    return signWithKey(scheme === 'ed25519' ? null : 'sha256', input.message, {
+      key: privateKey,
+      dsaEncoding: 'ieee-p1363',
+      ...(scheme === 'rsa-pss-sha256' ? { padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : {}),
+      ...(scheme === 'rsa-pkcs1-sha256' ? { padding: cryptoConstants.RSA_PKCS1_PADDING } : {}),
+    });
+  }
+
+  async publicKey(keyId: string, version: number): Promise<KeyObject> {
+    return createPublicKey(this.#privateKey(keyId, version).privateKey);
+  }
+
+  async mac(keyId: string, version: number, data: Uint8Array): Promise<Buffer> {
+    return createHmac('sha256', this.#secret(keyId, version, 'mac').expose()).update(data).digest();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled([...this.#keys.values()].map((k) => k.writes));
     for (const key of this.#keys.values()) {
-      for (const material of key.material.values()) material.dispose();
-      key.material.clear();
+      for (const secret of key.secrets.values()) secret.dispose();
+      key.secrets.clear();
+      key.privateKeys.clear();
     }
     this.#root?.dispose();
   }
@@ -202,11 +253,26 @@ export class LocalBackend implements KeyBackend {
     return key;
   }
 
-  #kek(keyId: string, version: number): SecretBytes {
+  /** A loaded version of a key of `purpose`, or the error a caller should see. */
+  #version(keyId: string, version: number, purpose: KeyPurpose): LoadedKey {
     if (this.#closed) throw new KeywardError('unavailable', 'local backend is closed');
-    const material = this.#key(keyId).material.get(version);
-    if (material === undefined) throw new KeywardError('not-found', `key "${keyId}" has no usable version ${version}`);
-    return material;
+    const key = this.#key(keyId);
+    if (key.file.purpose !== purpose) {
+      throw new KeywardError('failed-precondition', `key "${keyId}" is a ${key.file.purpose} key, not a ${purpose} key`);
+    }
+    if (!key.secrets.has(version) && !key.privateKeys.has(version)) {
+      throw new KeywardError('not-found', `key "${keyId}" has no usable version ${version}`);
+    }
+    return key;
+  }
+
+  #secret(keyId: string, version: number, purpose: 'encrypt' | 'mac'): SecretBytes {
+    return this.#version(keyId, version, purpose).secrets.get(version)!;
+  }
+
+  #privateKey(keyId: string, version: number): { algorithm: KeyAlgorithm; privateKey: KeyObject } {
+    const key = this.#version(keyId, version, 'sign');
+    return { algorithm: key.file.algorithm, privateKey: key.privateKeys.get(version)! };
   }
 
   async #newVersion(keyId: string, algorithm: KeyAlgorithm, version: number): Promise<KeyFile['versions'][number]> {
@@ -224,30 +290,23 @@ export class LocalBackend implements KeyBackend {
     return this.#root.expose();
   }
 
-  /** Unwraps one version's material when it is enabled and of an encryption key. */
-  #unwrapVersion(file: KeyFile, version: number): SecretBytes | undefined {
+  /** Unwraps one version's material into memory, unless it was destroyed. */
+  #load(key: LoadedKey, version: number): void {
+    const { file } = key;
     const entry = file.versions.find((v) => v.version === version);
-    if (entry?.material === undefined || entry.state === 'destroyed' || file.purpose !== 'encrypt') return undefined;
-    const material = open(
-      this.#rootKey(),
-      Buffer.from(entry.material, 'base64'),
-      materialAad(file.key_id, version, file.algorithm),
-    );
+    if (entry?.material === undefined || entry.state === 'destroyed') return;
+    const material = open(this.#rootKey(), Buffer.from(entry.material, 'base64'), materialAad(file.key_id, version, file.algorithm));
     if (material === null) {
       throw new KeywardError(
         'failed-precondition',
         `local backend: version ${version} of key "${file.key_id}" does not unwrap under the root key (wrong root key file?)`,
       );
     }
-    return SecretBytes.adopt(material);
-  }
-
-  #unwrapAll(file: KeyFile): Map<number, SecretBytes> {
-    const out = new Map<number, SecretBytes>();
-    for (const v of file.versions) {
-      const material = this.#unwrapVersion(file, v.version);
-      if (material) out.set(v.version, material);
+    if (file.purpose === 'sign') {
+      key.privateKeys.set(version, createPrivateKey({ key: material, format: 'der', type: 'pkcs8' }));
+      material.fill(0);
+    } else {
+      key.secrets.set(version, SecretBytes.adopt(material));
     }
-    return out;
   }
 }
