@@ -4,16 +4,23 @@
 // data keys) are zeroized right after grpc-js has serialized them.
 import { create } from '@bufbuild/protobuf';
 import type { handleUnaryCall, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { KeywardError } from '../core/keyward-error.js';
+import type { SignatureScheme } from '../core/key-backend.js';
+import type { KeywardError } from '../core/keyward-error.js';
 import type { Logger } from '../core/logger.js';
 import { decryptBatch, encryptBatch, type ItemResult } from '../service/batch.js';
 import type { CallContext } from '../service/call-context.js';
 import { decrypt } from '../service/decrypt.js';
 import { encrypt, type EncryptOutput } from '../service/encrypt.js';
 import { generateDataKey } from '../service/generate-data-key.js';
+import { computeMac, verifyMac } from '../service/mac.js';
+import { getPublicKey } from '../service/public-key.js';
 import { reEncrypt } from '../service/re-encrypt.js';
+import { sign, type SignatureEncoding as Encoding } from '../service/sign.js';
+import { signJwt } from '../service/sign-jwt.js';
+import { verify } from '../service/verify.js';
 import type { ServiceDeps } from '../service/service-deps.js';
 import {
+  ComputeMacResponseSchema,
   DecryptBatchResponseSchema,
   DecryptResponseSchema,
   EncryptBatchResponseSchema,
@@ -21,7 +28,15 @@ import {
   GenerateDataKeyResponseSchema,
   ItemStatusSchema,
   KeyService,
+  GetPublicKeyResponseSchema,
   ReEncryptResponseSchema,
+  SignatureAlgorithm,
+  SignatureEncoding,
+  SignJwtResponseSchema,
+  SignResponseSchema,
+  VerifyMacResponseSchema,
+  VerifyResponseSchema,
+  type ComputeMacRequest,
   type DecryptBatchRequest,
   type DecryptBatchResponse,
   type DecryptRequest,
@@ -30,7 +45,12 @@ import {
   type EncryptRequest,
   type GenerateDataKeyRequest,
   type GenerateDataKeyResponse,
+  type GetPublicKeyRequest,
   type ReEncryptRequest,
+  type SignJwtRequest,
+  type SignRequest,
+  type VerifyMacRequest,
+  type VerifyRequest,
 } from '../wire/gen/keyward/v1/key_service_pb.js';
 import { grpcServiceDefinition } from '../wire/grpc-definition.js';
 import { toWireStatus } from './grpc-status.js';
@@ -54,9 +74,30 @@ function unary<Req, Res>(method: string, log: Logger, handler: Handler<Req, Res>
   };
 }
 
-function unimplemented(method: string): Handler<unknown, never> {
-  return async () => {
-    throw new KeywardError('unimplemented', `${method} is not implemented yet`);
+const SCHEME: Record<SignatureAlgorithm, SignatureScheme | undefined> = {
+  [SignatureAlgorithm.UNSPECIFIED]: undefined,
+  [SignatureAlgorithm.ED25519]: 'ed25519',
+  [SignatureAlgorithm.ECDSA_P256_SHA256]: 'ecdsa-p256-sha256',
+  [SignatureAlgorithm.RSA_PKCS1_SHA256]: 'rsa-pkcs1-sha256',
+  [SignatureAlgorithm.RSA_PSS_SHA256]: 'rsa-pss-sha256',
+};
+
+const ENCODING: Record<SignatureEncoding, Encoding | undefined> = {
+  [SignatureEncoding.UNSPECIFIED]: undefined,
+  [SignatureEncoding.DER]: 'der',
+  [SignatureEncoding.P1363]: 'p1363',
+};
+
+/** The message-or-digest oneof and the signature options, as the use cases take them. */
+function signatureRequest(req: SignRequest | VerifyRequest) {
+  const scheme = SCHEME[req.algorithm];
+  const encoding = ENCODING[req.encoding];
+  return {
+    keyId: req.keyId,
+    ...(req.input.case === 'message' ? { message: req.input.value } : {}),
+    ...(req.input.case === 'digest' ? { digest: req.input.value } : {}),
+    ...(scheme ? { scheme } : {}),
+    ...(encoding ? { encoding } : {}),
   };
 }
 
@@ -142,11 +183,33 @@ export function keyServiceHandlers(deps: ServiceDeps, log: Logger): UntypedServi
       });
     }),
 
-    sign: unary('Sign', log, unimplemented('Sign')),
-    verify: unary('Verify', log, unimplemented('Verify')),
-    computeMac: unary('ComputeMac', log, unimplemented('ComputeMac')),
-    verifyMac: unary('VerifyMac', log, unimplemented('VerifyMac')),
-    getPublicKey: unary('GetPublicKey', log, unimplemented('GetPublicKey')),
-    signJwt: unary('SignJwt', log, unimplemented('SignJwt')),
+    sign: unary('Sign', log, async (req: SignRequest, ctx) => {
+      const out = await sign(deps, signatureRequest(req), ctx);
+      return create(SignResponseSchema, { signature: out.signature, keyId: out.keyId, keyVersion: out.keyVersion });
+    }),
+
+    verify: unary('Verify', log, async (req: VerifyRequest, ctx) => {
+      const out = await verify(deps, { ...signatureRequest(req), signature: req.signature, keyVersion: req.keyVersion }, ctx);
+      return create(VerifyResponseSchema, out);
+    }),
+
+    computeMac: unary('ComputeMac', log, async (req: ComputeMacRequest, ctx) =>
+      create(ComputeMacResponseSchema, await computeMac(deps, req, ctx)),
+    ),
+
+    verifyMac: unary('VerifyMac', log, async (req: VerifyMacRequest, ctx) => create(VerifyMacResponseSchema, await verifyMac(deps, req, ctx))),
+
+    getPublicKey: unary('GetPublicKey', log, async (req: GetPublicKeyRequest, ctx) => {
+      const out = await getPublicKey(deps, req, ctx);
+      return create(GetPublicKeyResponseSchema, {
+        keyId: out.keyId,
+        keyVersion: out.keyVersion,
+        publicKeyPem: out.pem,
+        publicKeyJwk: JSON.stringify(out.jwk),
+        jwks: JSON.stringify(out.jwks),
+      });
+    }),
+
+    signJwt: unary('SignJwt', log, async (req: SignJwtRequest, ctx) => create(SignJwtResponseSchema, await signJwt(deps, req, ctx))),
   };
 }

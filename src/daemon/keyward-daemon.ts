@@ -10,6 +10,7 @@ import type { KeyBackend } from '../core/key-backend.js';
 import type { Logger } from '../core/logger.js';
 import { EnvelopeKeyring } from '../keys/envelope-keyring.js';
 import { KeyRegistry } from '../keys/key-registry.js';
+import { PublicKeyring } from '../keys/public-keyring.js';
 import type { ServiceDeps } from '../service/service-deps.js';
 import { buildBackends } from './build-backends.js';
 
@@ -60,6 +61,7 @@ export class KeywardDaemon {
     const deps: ServiceDeps = {
       registry,
       keyring,
+      publicKeys: new PublicKeyring(),
       limits: {
         maxPlaintextBytes: config.limits.max_plaintext_bytes,
         maxAssociatedDataBytes: config.limits.max_associated_data_bytes,

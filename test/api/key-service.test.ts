@@ -1,5 +1,5 @@
 // Every KeyService RPC over the real Unix socket with a real grpc-js client: the happy
-// paths, batches with a failing item, and the methods not implemented yet.
+// paths and batches with a failing item. Signing and MAC: signing.test.ts.
 import test from 'ava';
 import { status } from '@grpc/grpc-js';
 import { DECRYPTION_FAILED_MESSAGE } from '../../src/core/keyward-error.js';
@@ -107,10 +107,3 @@ test('EncryptBatch and DecryptBatch give one result per item; a bad item fails a
   t.is(d2!.result.case === 'error' ? d2!.result.value.code : -1, status.INVALID_ARGUMENT);
   t.is(d3!.result.case === 'response' ? Buffer.from(d3!.result.value.plaintext).toString() : '', 'four');
 });
-
-for (const method of ['sign', 'verify', 'computeMac', 'verifyMac', 'getPublicKey', 'signJwt'] as const) {
-  test(`${method} answers UNIMPLEMENTED until its issue lands`, async (t) => {
-    const call = (d.client[method] as (req: object) => Promise<unknown>)({ keyId: 'signer' });
-    await rejectsWithCode(t, call, status.UNIMPLEMENTED, /not implemented yet/);
-  });
-}

@@ -1,0 +1,47 @@
+// Use cases: ComputeMac and VerifyMac — HMAC-SHA-256 with a MAC key. Verification
+// recomputes with the named version (primary by default) and compares in constant time.
+import { timingSafeEqual } from 'node:crypto';
+import { KeywardError } from '../core/keyward-error.js';
+import type { CallContext } from './call-context.js';
+import { checkSize, requireKeyId } from './request-checks.js';
+import type { ServiceDeps } from './service-deps.js';
+
+export interface MacOutput {
+  readonly mac: Buffer;
+  readonly keyId: string;
+  readonly keyVersion: number;
+}
+
+export async function computeMac(deps: ServiceDeps, input: { keyId: string; data: Uint8Array }, _ctx: CallContext): Promise<MacOutput> {
+  requireKeyId(input.keyId);
+  checkSize('data', input.data, deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
+  const key = deps.registry.forPurpose(input.keyId, 'mac', 'compute a MAC');
+  const { version } = deps.registry.primaryVersion(key);
+  return { mac: await key.backend.mac(input.keyId, version, input.data), keyId: input.keyId, keyVersion: version };
+}
+
+export interface VerifyMacInput {
+  readonly keyId: string;
+  readonly data: Uint8Array;
+  readonly mac: Uint8Array;
+  /** 0: the primary version. */
+  readonly keyVersion: number;
+}
+
+export async function verifyMac(
+  deps: ServiceDeps,
+  input: VerifyMacInput,
+  _ctx: CallContext,
+): Promise<{ valid: boolean; keyId: string; keyVersion: number }> {
+  requireKeyId(input.keyId);
+  checkSize('data', input.data, deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
+  const key = deps.registry.forPurpose(input.keyId, 'mac', 'verify a MAC');
+  const version = input.keyVersion === 0 ? key.versions.primaryVersion : input.keyVersion;
+  const info = key.versions.versions.find((v) => v.version === version);
+  if (info === undefined) throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
+  const result = { keyId: input.keyId, keyVersion: version };
+  if (info.state !== 'enabled') return { ...result, valid: false };
+  const expected = await key.backend.mac(input.keyId, version, input.data);
+  const valid = expected.byteLength === input.mac.byteLength && timingSafeEqual(expected, input.mac);
+  return { ...result, valid };
+}

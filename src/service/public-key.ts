@@ -1,0 +1,53 @@
+// Use case: GetPublicKey — the public half of a signing key version as SPKI PEM and as
+// a JWK (kid = "<key id>/v<version>"), plus a JWKS of every version that may still
+// verify, so relying parties can verify offline (e.g. JWTs from SignJwt).
+import type { JsonWebKey, KeyObject } from 'node:crypto';
+import type { KeyAlgorithm } from '../core/key-types.js';
+import { KeywardError } from '../core/keyward-error.js';
+import type { RegisteredKey } from '../keys/key-registry.js';
+import type { CallContext } from './call-context.js';
+import { requireKeyId } from './request-checks.js';
+import type { ServiceDeps } from './service-deps.js';
+
+/** The JOSE "alg" of a key algorithm; RSA keys serve RS256 and PS256, so none. */
+const JWK_ALG: Partial<Record<KeyAlgorithm, string>> = { ed25519: 'EdDSA', 'ecdsa-p256': 'ES256' };
+
+export function keyIdOfVersion(keyId: string, version: number): string {
+  return `${keyId}/v${version}`;
+}
+
+function toJwk(key: RegisteredKey, version: number, publicKey: KeyObject): JsonWebKey {
+  const alg = JWK_ALG[key.spec.algorithm];
+  return { ...publicKey.export({ format: 'jwk' }), kid: keyIdOfVersion(key.spec.keyId, version), use: 'sig', ...(alg ? { alg } : {}) };
+}
+
+export interface PublicKeyOutput {
+  readonly keyId: string;
+  readonly keyVersion: number;
+  readonly pem: string;
+  readonly jwk: JsonWebKey;
+  readonly jwks: { keys: JsonWebKey[] };
+}
+
+export async function getPublicKey(
+  deps: ServiceDeps,
+  input: { keyId: string; keyVersion: number },
+  _ctx: CallContext,
+): Promise<PublicKeyOutput> {
+  requireKeyId(input.keyId);
+  const key = deps.registry.forPurpose(input.keyId, 'sign', 'export a public key');
+  const version = input.keyVersion === 0 ? key.versions.primaryVersion : input.keyVersion;
+  if (!key.versions.versions.some((v) => v.version === version)) {
+    throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
+  }
+  const publicKey = await deps.publicKeys.get(key, version);
+  const verifying = key.versions.versions.filter((v) => v.state === 'enabled');
+  const jwks = await Promise.all(verifying.map(async (v) => toJwk(key, v.version, await deps.publicKeys.get(key, v.version))));
+  return {
+    keyId: input.keyId,
+    keyVersion: version,
+    pem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    jwk: toJwk(key, version, publicKey),
+    jwks: { keys: jwks },
+  };
+}

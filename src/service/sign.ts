@@ -1,0 +1,36 @@
+// Use case: Sign — sign a message (or its SHA-256 digest) with the primary version of a
+// signing key. ECDSA signatures are DER unless the caller asks for P1363 (JOSE).
+import type { SignatureScheme } from '../core/key-backend.js';
+import { p1363ToDer } from '../crypto/ecdsa-signature-format.js';
+import type { CallContext } from './call-context.js';
+import { requireKeyId } from './request-checks.js';
+import type { ServiceDeps } from './service-deps.js';
+import { resolveScheme, toSignInput, type MessageOrDigest } from './signature-options.js';
+
+export type SignatureEncoding = 'der' | 'p1363';
+
+export interface SignInputs extends MessageOrDigest {
+  readonly keyId: string;
+  /** Undefined: the key's default scheme. */
+  readonly scheme?: SignatureScheme;
+  /** ECDSA only; DER by default. */
+  readonly encoding?: SignatureEncoding;
+}
+
+export interface SignOutput {
+  readonly signature: Buffer;
+  readonly keyId: string;
+  readonly keyVersion: number;
+  readonly scheme: SignatureScheme;
+}
+
+export async function sign(deps: ServiceDeps, input: SignInputs, _ctx: CallContext): Promise<SignOutput> {
+  requireKeyId(input.keyId);
+  const key = deps.registry.forPurpose(input.keyId, 'sign', 'sign');
+  const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
+  const signInput = toSignInput(input, scheme, deps.limits);
+  const { version } = deps.registry.primaryVersion(key);
+  const raw = await key.backend.sign(input.keyId, version, scheme, signInput);
+  const signature = scheme === 'ecdsa-p256-sha256' && input.encoding !== 'p1363' ? p1363ToDer(raw) : raw;
+  return { signature, keyId: input.keyId, keyVersion: version, scheme };
+}

@@ -1,0 +1,58 @@
+// Use case: Verify — check a signature with the public key of the named version (the
+// primary by default), locally with node:crypto. A version that is no longer enabled,
+// or a malformed signature, verifies as false; it is never an internal error.
+import { constants, verify as verifySignature } from 'node:crypto';
+import type { SignatureScheme } from '../core/key-backend.js';
+import { KeywardError } from '../core/keyward-error.js';
+import type { CallContext } from './call-context.js';
+import { requireKeyId } from './request-checks.js';
+import type { ServiceDeps } from './service-deps.js';
+import { resolveScheme, toSignInput, type MessageOrDigest } from './signature-options.js';
+import type { SignatureEncoding } from './sign.js';
+
+export interface VerifyInputs extends MessageOrDigest {
+  readonly keyId: string;
+  readonly signature: Uint8Array;
+  /** 0: the primary version. */
+  readonly keyVersion: number;
+  readonly scheme?: SignatureScheme;
+  readonly encoding?: SignatureEncoding;
+}
+
+export interface VerifyOutput {
+  readonly valid: boolean;
+  readonly keyId: string;
+  readonly keyVersion: number;
+}
+
+export async function verify(deps: ServiceDeps, input: VerifyInputs, _ctx: CallContext): Promise<VerifyOutput> {
+  requireKeyId(input.keyId);
+  const key = deps.registry.forPurpose(input.keyId, 'sign', 'verify');
+  const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
+  const signInput = toSignInput(input, scheme, deps.limits);
+  const version = input.keyVersion === 0 ? key.versions.primaryVersion : input.keyVersion;
+  const info = key.versions.versions.find((v) => v.version === version);
+  if (info === undefined) throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
+  const result = { keyId: input.keyId, keyVersion: version };
+  if (info.state !== 'enabled') return { ...result, valid: false };
+  if (!('message' in signInput)) {
+    throw new KeywardError('unimplemented', 'Verify of a precomputed digest is not implemented yet: send message');
+  }
+  const publicKey = await deps.publicKeys.get(key, version);
+  try {
+    const valid = verifySignature(
+      scheme === 'ed25519' ? null : 'sha256',
+      signInput.message,
+      {
+        key: publicKey,
+        dsaEncoding: input.encoding === 'p1363' ? 'ieee-p1363' : 'der',
+        ...(scheme === 'rsa-pss-sha256' ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : {}),
+      },
+      input.signature,
+    );
+    return { ...result, valid };
+  } catch {
+    // OpenSSL refuses some malformed encodings outright: that is a bad signature.
+    return { ...result, valid: false };
+  }
+}
