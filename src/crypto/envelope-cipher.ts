@@ -3,9 +3,10 @@
 // key commitment, so one cached DEK can seal far more than 2^32 messages, and a
 // ciphertext opens under exactly one DEK (key-committing). The header is bound as AAD
 // together with the caller's associated data.
-import { hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { hkdfSync, timingSafeEqual } from 'node:crypto';
 import { KeywardError } from '../core/keyward-error.js';
 import { aesGcmOpen, aesGcmSeal, GCM_TAG_BYTES } from './aes-gcm.js';
+import { RandomPool } from './random-pool.js';
 import {
   COMMITMENT_BYTES,
   headerLength,
@@ -17,6 +18,7 @@ import {
 
 const HKDF_INFO = Buffer.from('keyward/v1 message key and commitment', 'latin1');
 const DERIVED_BYTES = 32 + COMMITMENT_BYTES;
+const randomPool = new RandomPool();
 
 export interface SealInput {
   readonly dek: Buffer;
@@ -43,7 +45,7 @@ function gcmAad(header: Uint8Array, associatedData: Uint8Array): Uint8Array {
 /** Seals a message; returns the complete ciphertext. */
 export function sealEnvelope(input: SealInput): Buffer {
   const random = Buffer.allocUnsafe(SALT_BYTES + NONCE_BYTES);
-  randomFillSync(random);
+  randomPool.fill(random, 0, random.byteLength);
   const salt = random.subarray(0, SALT_BYTES);
   const nonce = random.subarray(SALT_BYTES);
   const derived = deriveMessageKeys(input.dek, salt);
