@@ -87,3 +87,28 @@ test('another root key cannot unwrap the keystore: refused with failed-precondit
   t.regex(err!.message, /does not unwrap under the root key/);
   t.false(err!.message.includes('4242'));
 });
+
+test('RSA-4096 signing runs off the event loop: 8 concurrent signatures leave it mostly idle', async (t) => {
+  const { performance } = await import('node:perf_hooks');
+  const dir = makeTempDir('keyward-local-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await openLocal(dir);
+  t.teardown(() => b.close());
+  await b.ensureKey({ keyId: 'rsa', purpose: 'sign', algorithm: 'rsa-4096', backend: 'local' });
+  await b.sign('rsa', 1, 'rsa-pkcs1-sha256', { message: Buffer.from('warm') });
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 1);
+  const before = performance.eventLoopUtilization();
+  const started = performance.now();
+  const signatures = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => b.sign('rsa', 1, i % 2 ? 'rsa-pss-sha256' : 'rsa-pkcs1-sha256', { message: Buffer.from(`m${i}`) })),
+  );
+  const elapsed = performance.now() - started;
+  const used = performance.eventLoopUtilization(before);
+  clearInterval(ticker);
+  t.is(signatures.length, 8);
+  t.log(`8 RSA-4096 signatures in ${elapsed.toFixed(1)} ms; event-loop utilization ${used.utilization.toFixed(2)}; ${ticks} timer ticks`);
+  // Signing on the main thread would pin utilization near 1 and starve the timer.
+  t.true(used.utilization < 0.5, `event loop utilization ${used.utilization}`);
+  t.true(ticks >= Math.floor(elapsed / 4), `timer ticked ${ticks} times in ${elapsed} ms`);
+});
