@@ -61,6 +61,14 @@ export interface KeyBackend {
   /** The public key of a version of a signing key (for Verify and GetPublicKey). */
   publicKey(keyId: string, version: number): Promise<KeyObject>;
 
+  /**
+   * Verifies a signature over a precomputed SHA-256 digest with a version's public key,
+   * for schemes node:crypto cannot verify prehashed (ECDSA, RSA-PSS, PKCS#1). ECDSA
+   * signatures arrive as P1363. Optional: without it, digest verification answers
+   * `unimplemented`.
+   */
+  verifyDigest?(keyId: string, version: number, scheme: SignatureScheme, digest: Uint8Array, signature: Uint8Array): Promise<boolean>;
+
   /** HMAC-SHA-256 of `data` with a version of a MAC key. */
   mac(keyId: string, version: number, data: Uint8Array): Promise<Buffer>;
 

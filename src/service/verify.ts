@@ -4,6 +4,7 @@
 import { constants, verify as verifySignature } from 'node:crypto';
 import type { SignatureScheme } from '../core/key-backend.js';
 import { KeywardError } from '../core/keyward-error.js';
+import { derToP1363 } from '../crypto/ecdsa-signature-format.js';
 import type { CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -36,7 +37,12 @@ export async function verify(deps: ServiceDeps, input: VerifyInputs, _ctx: CallC
   const result = { keyId: input.keyId, keyVersion: version };
   if (info.state !== 'enabled') return { ...result, valid: false };
   if (!('message' in signInput)) {
-    throw new KeywardError('unimplemented', 'Verify of a precomputed digest is not implemented yet: send message');
+    if (key.backend.verifyDigest === undefined) {
+      throw new KeywardError('unimplemented', `the ${key.backend.kind} backend cannot verify a precomputed digest: send message`);
+    }
+    const p1363 = scheme === 'ecdsa-p256-sha256' && input.encoding !== 'p1363' ? derToP1363(input.signature) : input.signature;
+    if (p1363 === null) return { ...result, valid: false };
+    return { ...result, valid: await key.backend.verifyDigest(input.keyId, version, scheme, signInput.digest, p1363) };
   }
   const publicKey = await deps.publicKeys.get(key, version);
   try {

@@ -157,3 +157,10 @@ test('bad input: unsupported algorithm, wrong digest length, oversized message â
     }
   }
 });
+
+test('the local backend signs and verifies messages only: a digest â†’ UNIMPLEMENTED (HSM and Vault sign digests)', async (t) => {
+  const digest = createHash('sha256').update(message).digest();
+  await rejectsWithCode(t, d.client.sign({ keyId: 'p256', input: digestOf(digest) }), status.UNIMPLEMENTED, 'the local backend signs messages, not precomputed digests');
+  const signed = await d.client.sign({ keyId: 'p256', input: msg(message) });
+  await rejectsWithCode(t, d.client.verify({ keyId: 'p256', input: digestOf(digest), signature: signed.signature }), status.UNIMPLEMENTED, 'the local backend cannot verify a precomputed digest: send message');
+});
