@@ -1,7 +1,7 @@
 // Use case: GetPublicKey — the public half of a signing key version as SPKI PEM and as
 // a JWK (kid = "<key id>/v<version>"), plus a JWKS of every version that may still
 // verify, so relying parties can verify offline (e.g. JWTs from SignJwt).
-import type { JsonWebKey, KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { KeyAlgorithm } from '../core/key-types.js';
 import { KeywardError } from '../core/keyward-error.js';
 import type { RegisteredKey } from '../keys/key-registry.js';
@@ -10,6 +10,9 @@ import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
 
 /** The JOSE "alg" of a key algorithm; RSA keys serve RS256 and PS256, so none. */
+/** A JWK as node:crypto exports it, plus the JOSE members keyward sets. */
+export type JsonWebKey = Record<string, unknown> & { kid: string; use: 'sig'; alg?: string };
+
 const JWK_ALG: Partial<Record<KeyAlgorithm, string>> = { ed25519: 'EdDSA', 'ecdsa-p256': 'ES256' };
 
 export function keyIdOfVersion(keyId: string, version: number): string {
