@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-NODE_VERSION := 24.21.0
+NODE_VERSION := 26.10.0
 TOOLCHAIN    := $(CURDIR)/.toolchain
 NODE_STAMP   := $(TOOLCHAIN)/.node-$(NODE_VERSION)
 # The `node` npm package installs the binary through an arch-specific package whose
@@ -41,13 +41,18 @@ $(NODE_STAMP):
 	@touch $@
 
 deps: node node_modules/.stamp
-node_modules/.stamp: package.json package-lock.json | $(NODE_STAMP)
+node_modules/.stamp: package.json package-lock.json $(NODE_STAMP)
 	@node --version
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# The OTLP test receivers decode real OpenTelemetry protobuf, generated from the
+# vendored opentelemetry-proto files by their own buf module.
+OTEL_PROTO_DIR := test/support/otlp-receiver
+
 build: deps
 	buf generate
+	cd $(OTEL_PROTO_DIR) && buf generate --template buf.gen.otel.yaml
 	tsc -p tsconfig.json
 
 lint: deps
@@ -64,7 +69,7 @@ bench: build
 	node dist/bench/run.js
 
 clean:
-	rm -rf dist src/wire/gen
+	rm -rf dist src/wire/gen $(OTEL_PROTO_DIR)/gen
 
 distclean: clean
 	rm -rf node_modules .toolchain

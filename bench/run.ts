@@ -17,6 +17,7 @@ import { runLoad } from './load-runner.js';
 import { summarizeProfile } from './profile-summary.js';
 import { renderReport, type Measurement, type RunInfo, type Scenario, type ScenarioKind } from './report.js';
 import { decryptTarget, echoTarget, encryptBatchTarget, encryptTarget, PAYLOAD_BYTES, payload, type Target } from './targets.js';
+import { runHsmBench } from './hsm-bench.js';
 
 const HIGH_CONCURRENCY = 64;
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -196,7 +197,23 @@ async function main(): Promise<number> {
   // Profiles are written when the children exit, so stop them first.
   await stopChildren();
   printProfiles(pids);
+  if (wanted('hsm')) await runSection('HSM (PKCS#11, SoftHSM2)', runHsmBench);
   return 0;
+}
+
+/** Whether a section runs: all do unless BENCH_SCENARIOS names some. */
+function wanted(section: string): boolean {
+  return settings.only.length === 0 || settings.only.includes(section);
+}
+
+/** A further section of the report; its failure is printed, never fatal. */
+async function runSection(title: string, run: () => Promise<void>): Promise<void> {
+  process.stdout.write(`\n== ${title} ==\n`);
+  try {
+    await run();
+  } catch (err) {
+    process.stdout.write(`${title} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

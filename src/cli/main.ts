@@ -5,6 +5,7 @@ import { toJson } from '@bufbuild/protobuf';
 import { Command, Option } from 'commander';
 import { KeySchema, type Key } from '../wire/gen/keyward/v1/key_admin_service_pb.js';
 import { createKeyAdminClient, createKeyServiceClient, DEFAULT_ADMIN_SOCKET, DEFAULT_SOCKET } from '../client/keyward-client.js';
+import { registerAuditCommand } from './audit-command.js';
 import { readStdin, writeStdout } from './io.js';
 import { serve } from './serve-command.js';
 
@@ -106,6 +107,8 @@ keys
       client.close();
     }
   });
+
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: unknown; details?: string; message?: string };

@@ -56,7 +56,82 @@ const localBackendSchema = z.strictObject({
   root_key_file: z.string().min(1).optional(),
 });
 
-const backendSchema = z.discriminatedUnion('type', [localBackendSchema]);
+/** A path inside Vault without leading or trailing slashes ("transit", "team-a/transit"). */
+const vaultMount = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*$/, 'expected a mount path such as "transit" (no leading or trailing slash)');
+const vaultDataKeySource = z.enum(['vault', 'local']);
+
+const vaultBackendSchema = z.strictObject({
+  type: z.literal('vault'),
+  address: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  /** Vault Enterprise namespace. */
+  namespace: z.string().min(1).optional(),
+  transit_mount: vaultMount.default('transit'),
+  key_name_prefix: z.string().regex(/^[A-Za-z0-9._-]{0,64}$/, 'expected up to 64 characters of A-Z a-z 0-9 . _ -').default(''),
+  auth: z.discriminatedUnion('method', [
+    z.strictObject({ method: z.literal('token'), token: secretRefSchema }),
+    z.strictObject({ method: z.literal('approle'), role_id: secretRefSchema, secret_id: secretRefSchema, mount: vaultMount.default('approle') }),
+    z.strictObject({
+      method: z.literal('kubernetes'),
+      role: z.string().min(1),
+      jwt: secretRefSchema.default({ file: '/var/run/secrets/kubernetes.io/serviceaccount/token' }),
+      mount: vaultMount.default('kubernetes'),
+    }),
+  ]),
+  tls: z
+    .strictObject({
+      ca_file: z.string().min(1).optional(),
+      client_cert_file: z.string().min(1).optional(),
+      client_key: secretRefSchema.optional(),
+      server_name: z.string().min(1).optional(),
+    })
+    .refine((t) => (t.client_cert_file === undefined) === (t.client_key === undefined), { message: 'client_cert_file and client_key go together' })
+    .optional(),
+  request_timeout_ms: int(100, 120_000).default(5_000),
+  retry: z
+    .strictObject({ max_attempts: int(1, 10).default(3), base_delay_ms: int(1, 60_000).default(100), max_delay_ms: int(1, 300_000).default(2_000) })
+    .prefault({}),
+  circuit_breaker: z.strictObject({ failure_threshold: int(1, 1_000).default(5), open_ms: int(10, 600_000).default(5_000) }).prefault({}),
+  max_concurrent_requests: int(1, 1_024).default(32),
+  key_poll_interval_ms: int(100, 3_600_000).default(15_000),
+  create_keys: z.boolean().default(true),
+  data_key_source: vaultDataKeySource.default('vault'),
+  data_key_source_by_key: z.record(z.string().regex(KEY_ID_PATTERN, 'expected a key id'), vaultDataKeySource).default({}),
+});
+
+/** The PKCS#11 backend: keys live in an HSM token (docs/hsm.md). */
+const pkcs11BackendSchema = z
+  .strictObject({
+    type: z.literal('pkcs11'),
+    /** The PKCS#11 library. Default: the token URI's module-path, else /usr/lib/softhsm/libsofthsm2.so. */
+    module: z.string().min(1).optional(),
+    /** The token's label, or an RFC 7512 `pkcs11:` URI naming it. Exactly one of token and slot_id. */
+    token: z.string().min(1).max(1024).optional(),
+    slot_id: int(0, Number.MAX_SAFE_INTEGER).optional(),
+    /** The user PIN: a file or an environment variable, never inline. */
+    pin: secretRefSchema,
+    /** Key objects are labelled `<key_prefix>/<key id>/v<N>`. */
+    key_prefix: z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/, 'expected segments of A-Z a-z 0-9 . _ - separated by "/"')
+      .default('keyward'),
+    /** Generate a declared key that is missing from the token (else the daemon refuses to start). */
+    create_missing_keys: z.boolean().default(false),
+    /** Logged-in sessions; at most this many HSM operations run at once. */
+    sessions: int(1, 64).default(4),
+    /** Backoff between attempts to reopen a lost token. */
+    reconnect_initial_ms: int(1, 60_000).default(250),
+    reconnect_max_ms: int(1, 600_000).default(30_000),
+  })
+  .refine((b) => (b.token === undefined) !== (b.slot_id === undefined), {
+    message: 'name the token with exactly one of "token" (a label or a pkcs11: URI) and "slot_id"',
+  })
+  .refine((b) => b.reconnect_max_ms >= b.reconnect_initial_ms, {
+    message: 'reconnect_max_ms must be at least reconnect_initial_ms',
+    path: ['reconnect_max_ms'],
+  });
+
+const backendSchema = z.discriminatedUnion('type', [localBackendSchema, vaultBackendSchema, pkcs11BackendSchema]);
 
 const keySchema = z.strictObject({
   id: z.string().regex(KEY_ID_PATTERN, 'expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit'),
@@ -139,5 +214,7 @@ export const configSchema = z
 export type Config = z.output<typeof configSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type LocalBackendConfig = z.output<typeof localBackendSchema>;
+export type VaultBackendConfig = z.output<typeof vaultBackendSchema>;
+export type Pkcs11BackendConfig = z.output<typeof pkcs11BackendSchema>;
 export type KeyConfig = z.output<typeof keySchema>;
 export type SecretRef = z.output<typeof secretRefSchema>;

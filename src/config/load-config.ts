@@ -38,6 +38,12 @@ function formatIssue(issue: z.core.$ZodIssue): string {
       return `${where}: ${issue.input === undefined ? 'required' : `expected ${issue.expected}`}`;
     case 'invalid_key':
       return `${where}: invalid name: ${issue.issues.map((i) => i.message).join('; ')}`;
+    case 'invalid_union': {
+      // A discriminated union (e.g. backends.<name>.type) names its allowed values.
+      const options = (issue as { options?: unknown[] }).options;
+      if (Array.isArray(options)) return `${where}: expected one of ${options.map((o) => JSON.stringify(o)).join(', ')}`;
+      return `${where}: ${issue.message}`;
+    }
     default:
       return `${where}: ${issue.message}`;
   }

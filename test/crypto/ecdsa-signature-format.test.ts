@@ -7,14 +7,16 @@ import { derToP1363, p1363ToDer } from '../../src/crypto/ecdsa-signature-format.
 test('round-trips node:crypto signatures in both directions, including short r or s', (t) => {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   let shortSeen = false;
-  for (let i = 0; i < 400; i++) {
+  // About 1 signature in 128 has an r or s with a leading zero byte: sign until one
+  // has been seen (and at least 400 in all).
+  for (let i = 0; i < 400 || (!shortSeen && i < 20_000); i++) {
     const message = Buffer.from(`m${i}`);
     const der = sign('sha256', message, { key: privateKey, dsaEncoding: 'der' });
     const p1363 = derToP1363(der);
     t.truthy(p1363);
     t.is(p1363!.length, 64);
     t.deepEqual(p1363ToDer(p1363!), der);
-    if (der.length < 70) shortSeen = true;
+    if (p1363![0] === 0 || p1363![32] === 0) shortSeen = true;
   }
   t.true(shortSeen, 'some signatures had an integer shorter than 32 bytes');
 });
