@@ -1,6 +1,8 @@
-// grpc.health.v1 on the data plane, fed by the backends' readiness: "" and
-// "keyward.v1.KeyService" are SERVING while every backend is ready, and each backend
-// has its own entry "keyward.backend.<name>".
+// grpc.health.v1 on the data plane. "" and "keyward.v1.KeyService" are SERVING while
+// the daemon serves — during a backend outage calls served from the DEK cache still
+// work, and a probe that restarted the daemon then would throw those caches away —
+// and each backend has its own entry "keyward.backend.<name>" that follows its
+// readiness (Vault circuit open, HSM token gone → NOT_SERVING).
 import type { Server } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { KeyBackend } from '../core/key-backend.js';
@@ -29,15 +31,12 @@ export class BackendHealth {
   }
 
   refresh(): void {
-    let all = true;
     for (const backend of this.#backends) {
-      const ready = backend.isReady();
-      all &&= ready;
-      this.#health.setStatus(`keyward.backend.${backend.name}`, ready ? 'SERVING' : 'NOT_SERVING');
+      const status: ServingStatus = backend.isReady() ? 'SERVING' : 'NOT_SERVING';
+      this.#health.setStatus(`keyward.backend.${backend.name}`, status);
     }
-    const overall: ServingStatus = all ? 'SERVING' : 'NOT_SERVING';
-    this.#health.setStatus('', overall);
-    this.#health.setStatus(KEY_SERVICE_NAME, overall);
+    this.#health.setStatus('', 'SERVING');
+    this.#health.setStatus(KEY_SERVICE_NAME, 'SERVING');
   }
 
   /** Everything NOT_SERVING (shutdown); stops polling. */

@@ -72,6 +72,12 @@ export interface KeyBackend {
   /** HMAC-SHA-256 of `data` with a version of a MAC key. */
   mac(keyId: string, version: number, data: Uint8Array): Promise<Buffer>;
 
+  /**
+   * Optional: reports versions the backend learns of by itself (a key rotated
+   * elsewhere, a version disabled in Vault). Returns a function that unsubscribes.
+   */
+  watchVersions?(listener: (keyId: string, versions: KeyVersions) => void): () => void;
+
   /** Whether the backend can serve calls that need it now (health). */
   isReady(): boolean;
 

@@ -58,6 +58,11 @@ export class KeywardDaemon {
       this.#backends,
     );
     const keyring = new EnvelopeKeyring(this.#encryptCache, this.#decryptCache);
+    // A version that stops being enabled (disabled, destroyed, below Vault's
+    // min_decryption_version) loses its cached DEKs in the same step.
+    registry.onVersionChange((keyId, versions) => {
+      for (const v of versions.versions) if (v.state !== 'enabled') keyring.purge(keyId, v.version);
+    });
     const deps: ServiceDeps = {
       registry,
       keyring,

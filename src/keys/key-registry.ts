@@ -28,6 +28,12 @@ export class KeyRegistry {
       const versions = await backend.ensureKey(spec);
       registry.#keys.set(spec.keyId, { spec, backend, versions });
     }
+    for (const backend of new Set([...registry.#keys.values()].map((k) => k.backend))) {
+      backend.watchVersions?.((keyId, versions) => {
+        const key = registry.#keys.get(keyId);
+        if (key !== undefined && key.backend === backend) registry.#update(key, versions);
+      });
+    }
     return registry;
   }
 
@@ -62,6 +68,17 @@ export class KeyRegistry {
   /** The primary version, which must be enabled to encrypt or sign. */
   primaryVersion(key: RegisteredKey): KeyVersionInfo {
     return this.usableVersion(key, key.versions.primaryVersion);
+  }
+
+  /**
+   * The key, after asking its backend once more when `version` is newer than any the
+   * registry knows: another host may have rotated the key before our view caught up.
+   */
+  async withVersion(keyId: string, version: number): Promise<RegisteredKey> {
+    const key = this.get(keyId);
+    const newest = Math.max(0, ...key.versions.versions.map((v) => v.version));
+    if (version <= newest) return key;
+    return this.#update(key, await key.backend.describeKey(keyId));
   }
 
   /** A version that may decrypt or verify now: it exists and is enabled. */

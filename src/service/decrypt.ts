@@ -22,7 +22,8 @@ export async function decrypt(deps: ServiceDeps, input: DecryptInput, _ctx: Call
   checkCiphertext(input.ciphertext, deps.limits);
   checkAssociatedData(input.associatedData, deps.limits);
   const envelope = parseEnvelope(input.ciphertext);
-  const key = deps.registry.forPurpose(envelope.keyId, 'encrypt', 'decrypt');
+  deps.registry.forPurpose(envelope.keyId, 'encrypt', 'decrypt');
+  const key = await deps.registry.withVersion(envelope.keyId, envelope.keyVersion);
   deps.registry.usableVersion(key, envelope.keyVersion);
   const opened = await deps.keyring.open(key, envelope, input.associatedData);
   return { plaintext: opened.plaintext, keyId: envelope.keyId, keyVersion: envelope.keyVersion, cacheHit: opened.cacheHit };

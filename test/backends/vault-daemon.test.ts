@@ -99,3 +99,31 @@ test.serial('Vault down: cached Decrypts keep working over the socket, uncached 
   t.true(recovered, 'an uncached Decrypt works again');
   t.is(Buffer.from((await d.client.decrypt({ ciphertext: uncached[19]!.ciphertext })).plaintext).toString(), 'other 19');
 });
+
+test.serial('versions decided in Vault reach a running daemon: a rotation elsewhere moves Encrypt on; below min_decryption_version Decrypt stops', async (t) => {
+  if (!target.server) return t.pass('needs the test Vault (changes keys behind the daemon)');
+  const d = await daemon();
+  const elsewhere = await daemon();
+  const before = await d.client.encrypt({ keyId: 'orders', plaintext: utf8('old version') });
+  t.is(Buffer.from((await d.client.decrypt({ ciphertext: before.ciphertext })).plaintext).toString(), 'old version', 'cached');
+  const { key } = await elsewhere.admin.rotateKey({ keyId: 'orders' });
+  const newest = key!.primaryVersion;
+  t.is(newest, before.keyVersion + 1);
+  // d learns of the rotation from its poll (1 s here), with no restart.
+  let moved = false;
+  for (let i = 0; i < 30 && !moved; i++) {
+    moved = (await d.client.encrypt({ keyId: 'orders', plaintext: utf8('x') })).keyVersion === newest;
+    if (!moved) await sleep(100);
+  }
+  t.true(moved, 'Encrypt moved to the version rotated by another daemon');
+  target.server.transit(target.transitMount).configure('orders', { min_decryption_version: newest });
+  let refused = false;
+  for (let i = 0; i < 30 && !refused; i++) {
+    refused = await d.client.decrypt({ ciphertext: before.ciphertext }).then(
+      () => false,
+      (err: { code?: number; details?: string }) => err.code === status.FAILED_PRECONDITION && /is disabled/.test(err.details ?? ''),
+    );
+    if (!refused) await sleep(100);
+  }
+  t.true(refused, 'the cached DEK of a version below min_decryption_version no longer decrypts');
+});
