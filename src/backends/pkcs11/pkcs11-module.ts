@@ -104,12 +104,21 @@ export class Pkcs11Module {
    * Runs `fn`, which creates token objects on another thread. SoftHSM's file object store
    * races object creation against C_FindObjectsInit on another session (measured: about
    * 1 in 20 creations failed with CKR_GENERAL_ERROR under concurrent searches), so
-   * searches wait for creations (see beforeSearch).
+   * searches wait for creations (see beforeSearch). A search already under way when a
+   * creation starts can still collide (seen in CI: C_GenerateKey → CKR_GENERAL_ERROR), so
+   * a creation that fails with CKR_GENERAL_ERROR is tried again, twice at most.
    */
   async creatingObjects<T>(fn: () => Promise<T>): Promise<T> {
     this.#creating++;
     try {
-      return await fn();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (attempt >= 3 || ckrCode(err) !== pkcs11js.CKR_GENERAL_ERROR) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+        }
+      }
     } finally {
       this.#creating--;
       if (this.#creating === 0) for (const wake of this.#creationWaiters.splice(0)) wake();
