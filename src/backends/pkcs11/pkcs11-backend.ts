@@ -342,6 +342,26 @@ export class Pkcs11Backend implements KeyBackend {
     });
   }
 
+  /** Verifies a signature over a SHA-256 digest in the token, with the version's public key. */
+  async verifyDigest(keyId: string, version: number, scheme: SignatureScheme, digest: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    const key = this.#usableKey(keyId, 'sign');
+    if (!SCHEMES_BY_ALGORITHM[key.algorithm]?.includes(scheme)) {
+      throw new KeywardError('failed-precondition', `key "${keyId}" (${key.algorithm}) cannot verify ${scheme}`);
+    }
+    const { mechanism, data } = signRequest(scheme, { digest });
+    return this.#operate(`verify with ${scheme}`, keyId, version, 'sign', async (api, session, v) => {
+      api.C_VerifyInit(session, mechanism, v.publicKey!);
+      try {
+        return await api.C_VerifyAsync(session, data, Buffer.from(signature));
+      } catch (err) {
+        // A bad signature is an answer, not a failure (C_Verify ends the operation).
+        const code = ckrCode(err);
+        if (code === p.CKR_SIGNATURE_INVALID || code === p.CKR_SIGNATURE_LEN_RANGE) return false;
+        throw err;
+      }
+    });
+  }
+
   async publicKey(keyId: string, version: number): Promise<KeyObject> {
     const key = this.#usableKey(keyId, 'sign');
     const cached = key.versions.get(version)?.publicKeyObject;
