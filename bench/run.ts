@@ -18,6 +18,7 @@ import { summarizeProfile } from './profile-summary.js';
 import { renderReport, type Measurement, type RunInfo, type Scenario, type ScenarioKind } from './report.js';
 import { decryptTarget, echoTarget, encryptBatchTarget, encryptTarget, PAYLOAD_BYTES, payload, type Target } from './targets.js';
 import { runHsmBench } from './hsm-bench.js';
+import { runSigningBench } from './signing-bench.js';
 import { runVaultBench } from './vault-bench.js';
 
 const HIGH_CONCURRENCY = 64;
@@ -198,6 +199,7 @@ async function main(): Promise<number> {
   // Profiles are written when the children exit, so stop them first.
   await stopChildren();
   printProfiles(pids);
+  if (wanted('signing')) await runSection('Signing (local backend)', runSigningBench);
   if (wanted('hsm')) await runSection('HSM (PKCS#11, SoftHSM2)', runHsmBench);
   if (wanted('vault')) await runSection('Vault Transit (test Vault server)', runVaultBench);
   return 0;
