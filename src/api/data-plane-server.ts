@@ -4,6 +4,7 @@
 // of each connection stay in our hands.
 import { Server, ServerCredentials, type ConnectionInjector } from '@grpc/grpc-js';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { CallObserver } from '../core/call-observer.js';
 import type { KeyBackend } from '../core/key-backend.js';
 import type { Logger } from '../core/logger.js';
 import type { ServiceDeps } from '../service/service-deps.js';
@@ -20,6 +21,8 @@ export interface DataPlaneOptions {
   readonly deps: ServiceDeps;
   readonly backends: readonly KeyBackend[];
   readonly logger: Logger;
+  /** Sees every call (audit spans); a no-op when telemetry is off. */
+  readonly observer: CallObserver;
 }
 
 /** The largest request the limits allow, so grpc-js refuses only what we would refuse. */
@@ -47,7 +50,7 @@ export class DataPlaneServer {
       // through its length (design.md §8).
       'grpc.default_compression_algorithm': 0,
     });
-    this.#grpc.addService(keyServiceDefinition(), keyServiceHandlers(options.deps, options.logger));
+    this.#grpc.addService(keyServiceDefinition(), keyServiceHandlers(options.deps, options.logger, options.observer));
     this.#health = new BackendHealth(options.backends);
     this.#health.addToServer(this.#grpc);
     this.#injector = this.#grpc.createConnectionInjector(ServerCredentials.createInsecure());

@@ -3,12 +3,13 @@
 // through the one mapping in grpc-status.ts. Responses that carry secrets (plaintext,
 // data keys) are zeroized right after grpc-js has serialized them.
 import { create } from '@bufbuild/protobuf';
-import type { handleUnaryCall, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as GrpcStatus, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { CallObserver } from '../core/call-observer.js';
 import type { SignatureScheme } from '../core/key-backend.js';
 import type { KeywardError } from '../core/keyward-error.js';
 import type { Logger } from '../core/logger.js';
 import { decryptBatch, encryptBatch, type ItemResult } from '../service/batch.js';
-import type { CallContext } from '../service/call-context.js';
+import type { CallContext, CallFacts } from '../service/call-context.js';
 import { decrypt } from '../service/decrypt.js';
 import { encrypt, type EncryptOutput } from '../service/encrypt.js';
 import { generateDataKey } from '../service/generate-data-key.js';
@@ -57,17 +58,33 @@ import { toWireStatus } from './grpc-status.js';
 
 type Handler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 
-/** Everything a route needs from the call; the peer arrives with authorization. */
-function callContext(method: string, _call: ServerUnaryCall<unknown, unknown>): CallContext {
-  return { method };
+/** What the routes share: the log for error causes and the observer of every call. */
+interface RouteEnv {
+  readonly log: Logger;
+  readonly observer: CallObserver;
 }
 
-function unary<Req, Res>(method: string, log: Logger, handler: Handler<Req, Res>): handleUnaryCall<Req, Res> {
+/**
+ * One unary route: runs the use case inside the call's observation (its audit span),
+ * maps errors in the one place, and reports the outcome with what the use case noted.
+ * (The peer arrives with the authorization layer.)
+ */
+function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    handler(call.request, callContext(method, call)).then(
-      (response) => callback(null, response),
+    const observed = env.observer.start(method, (key) => {
+      const value = call.metadata.get(key)[0];
+      return typeof value === 'string' ? value : undefined;
+    });
+    const facts: CallFacts = {};
+    const ctx: CallContext = { method, facts };
+    observed.run(() => handler(call.request, ctx)).then(
+      (response) => {
+        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts });
+        callback(null, response);
+      },
       (err: unknown) => {
-        const status = toWireStatus(err, log, method);
+        const status = toWireStatus(err, env.log, method);
+        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts });
         callback({ code: status.code, details: status.message, metadata: undefined });
       },
     );
@@ -144,21 +161,22 @@ export function keyServiceDefinition(): ServiceDefinition {
 }
 
 /** The handlers of KeyService, keyed by method local name. */
-export function keyServiceHandlers(deps: ServiceDeps, log: Logger): UntypedServiceImplementation {
+export function keyServiceHandlers(deps: ServiceDeps, log: Logger, observer: CallObserver): UntypedServiceImplementation {
+  const env: RouteEnv = { log, observer };
   return {
-    encrypt: unary('Encrypt', log, async (req: EncryptRequest, ctx) => encryptResponse(await encrypt(deps, req, ctx))),
+    encrypt: unary('Encrypt', env, async (req: EncryptRequest, ctx) => encryptResponse(await encrypt(deps, req, ctx))),
 
-    decrypt: unary('Decrypt', log, async (req: DecryptRequest, ctx) => {
+    decrypt: unary('Decrypt', env, async (req: DecryptRequest, ctx) => {
       const out = await decrypt(deps, req, ctx);
       return create(DecryptResponseSchema, { plaintext: out.plaintext, keyId: out.keyId, keyVersion: out.keyVersion });
     }),
 
-    reEncrypt: unary('ReEncrypt', log, async (req: ReEncryptRequest, ctx) => {
+    reEncrypt: unary('ReEncrypt', env, async (req: ReEncryptRequest, ctx) => {
       const out = await reEncrypt(deps, req, ctx);
       return create(ReEncryptResponseSchema, { ciphertext: out.ciphertext, keyId: out.keyId, keyVersion: out.keyVersion });
     }),
 
-    generateDataKey: unary('GenerateDataKey', log, async (req: GenerateDataKeyRequest, ctx) => {
+    generateDataKey: unary('GenerateDataKey', env, async (req: GenerateDataKeyRequest, ctx) => {
       const out = await generateDataKey(deps, req, ctx);
       // The response takes the key's buffer and zeroizes it after serialization.
       return create(GenerateDataKeyResponseSchema, {
@@ -169,12 +187,12 @@ export function keyServiceHandlers(deps: ServiceDeps, log: Logger): UntypedServi
       });
     }),
 
-    encryptBatch: unary('EncryptBatch', log, async (req: EncryptBatchRequest, ctx) => {
+    encryptBatch: unary('EncryptBatch', env, async (req: EncryptBatchRequest, ctx) => {
       const results = await encryptBatch(deps, req.items, ctx);
       return create(EncryptBatchResponseSchema, { results: batchResults(results, log, 'EncryptBatch', encryptResponse) });
     }),
 
-    decryptBatch: unary('DecryptBatch', log, async (req: DecryptBatchRequest, ctx) => {
+    decryptBatch: unary('DecryptBatch', env, async (req: DecryptBatchRequest, ctx) => {
       const results = await decryptBatch(deps, req.items, ctx);
       return create(DecryptBatchResponseSchema, {
         results: batchResults(results, log, 'DecryptBatch', (out) =>
@@ -183,23 +201,23 @@ export function keyServiceHandlers(deps: ServiceDeps, log: Logger): UntypedServi
       });
     }),
 
-    sign: unary('Sign', log, async (req: SignRequest, ctx) => {
+    sign: unary('Sign', env, async (req: SignRequest, ctx) => {
       const out = await sign(deps, signatureRequest(req), ctx);
       return create(SignResponseSchema, { signature: out.signature, keyId: out.keyId, keyVersion: out.keyVersion });
     }),
 
-    verify: unary('Verify', log, async (req: VerifyRequest, ctx) => {
+    verify: unary('Verify', env, async (req: VerifyRequest, ctx) => {
       const out = await verify(deps, { ...signatureRequest(req), signature: req.signature, keyVersion: req.keyVersion }, ctx);
       return create(VerifyResponseSchema, out);
     }),
 
-    computeMac: unary('ComputeMac', log, async (req: ComputeMacRequest, ctx) =>
+    computeMac: unary('ComputeMac', env, async (req: ComputeMacRequest, ctx) =>
       create(ComputeMacResponseSchema, await computeMac(deps, req, ctx)),
     ),
 
-    verifyMac: unary('VerifyMac', log, async (req: VerifyMacRequest, ctx) => create(VerifyMacResponseSchema, await verifyMac(deps, req, ctx))),
+    verifyMac: unary('VerifyMac', env, async (req: VerifyMacRequest, ctx) => create(VerifyMacResponseSchema, await verifyMac(deps, req, ctx))),
 
-    getPublicKey: unary('GetPublicKey', log, async (req: GetPublicKeyRequest, ctx) => {
+    getPublicKey: unary('GetPublicKey', env, async (req: GetPublicKeyRequest, ctx) => {
       const out = await getPublicKey(deps, req, ctx);
       return create(GetPublicKeyResponseSchema, {
         keyId: out.keyId,
@@ -210,6 +228,6 @@ export function keyServiceHandlers(deps: ServiceDeps, log: Logger): UntypedServi
       });
     }),
 
-    signJwt: unary('SignJwt', log, async (req: SignJwtRequest, ctx) => create(SignJwtResponseSchema, await signJwt(deps, req, ctx))),
+    signJwt: unary('SignJwt', env, async (req: SignJwtRequest, ctx) => create(SignJwtResponseSchema, await signJwt(deps, req, ctx))),
   };
 }

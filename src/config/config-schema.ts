@@ -177,6 +177,22 @@ export const configSchema = z
       .prefault({}),
     backends: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a lowercase backend name'), backendSchema),
     keys: z.array(keySchema).min(1),
+    telemetry: z
+      .strictObject({
+        /** OTLP trace export: one SERVER span per call (docs/tracing.md). Off when absent. */
+        traces: z
+          .strictObject({
+            protocol: z.enum(['grpc', 'http']),
+            /** grpc: http://host:4317 or unix:///path; http: the full URL, e.g. http://host:4318/v1/traces. */
+            endpoint: z.string().regex(/^(https?|unix):\/\//, 'expected an http://, https:// or unix:// URL'),
+            /** Spans leave at most this long after they end (batching). */
+            export_interval_ms: int(100, 5_000).default(1_000),
+            /** Spans waiting for export; when the collector is down, spans past this are dropped. */
+            max_queue_size: int(1, 1_000_000).default(2_048),
+          })
+          .optional(),
+      })
+      .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

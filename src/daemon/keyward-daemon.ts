@@ -1,11 +1,15 @@
 // The composition root: builds every part from the frozen configuration, starts the two
 // planes, and stops them in order — stop accepting, drain in-flight calls within the
 // grace period, zeroize every cache, close the backends, remove the sockets.
+import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import { AdminPlaneServer } from '../api/admin-plane-server.js';
+import { CallTracer } from '../audit/call-tracer.js';
+import { createTracerProvider } from '../audit/trace-export.js';
 import { DataPlaneServer } from '../api/data-plane-server.js';
 import { DecryptionDekCache } from '../cache/decryption-dek-cache.js';
 import { EncryptionDekCache } from '../cache/encryption-dek-cache.js';
 import type { Config } from '../config/config-schema.js';
+import { noopCallObserver, type CallObserver } from '../core/call-observer.js';
 import type { KeyBackend } from '../core/key-backend.js';
 import type { Logger } from '../core/logger.js';
 import { EnvelopeKeyring } from '../keys/envelope-keyring.js';
@@ -13,6 +17,9 @@ import { KeyRegistry } from '../keys/key-registry.js';
 import { PublicKeyring } from '../keys/public-keyring.js';
 import type { ServiceDeps } from '../service/service-deps.js';
 import { buildBackends } from './build-backends.js';
+
+/** The version reported in telemetry. */
+const KEYWARD_VERSION = '0.1.0';
 
 export class KeywardDaemon {
   readonly #config: Config;
@@ -23,6 +30,7 @@ export class KeywardDaemon {
   #dataPlane: DataPlaneServer | undefined;
   #adminPlane: AdminPlaneServer | undefined;
   #stopping: Promise<void> | undefined;
+  #tracerProvider: TracerProvider | undefined;
 
   private constructor(config: Config, log: Logger) {
     this.#config = config;
@@ -78,6 +86,7 @@ export class KeywardDaemon {
     this.#dataPlane = new DataPlaneServer({
       socket: { path: data_socket.path, mode: data_socket.mode, ...(data_socket.group !== undefined ? { group: data_socket.group } : {}) },
       deps,
+      observer: this.#callObserver(),
       backends: [...this.#backends.values()],
       logger: this.#log.child({ plane: 'data' }),
     });
@@ -92,6 +101,17 @@ export class KeywardDaemon {
       { data_socket: data_socket.path, admin_socket: admin_socket.path, keys: registry.list().length },
       'keyward serving',
     );
+  }
+
+  /** Call spans over OTLP when `telemetry.traces` is configured; nothing otherwise. */
+  #callObserver(): CallObserver {
+    const traces = this.#config.telemetry.traces;
+    if (traces === undefined) return noopCallObserver;
+    this.#tracerProvider = createTracerProvider(
+      { protocol: traces.protocol, endpoint: traces.endpoint, exportIntervalMs: traces.export_interval_ms, maxQueueSize: traces.max_queue_size },
+      KEYWARD_VERSION,
+    );
+    return new CallTracer(this.#tracerProvider, 'keyward.v1.KeyService', KEYWARD_VERSION);
   }
 
   /** SIGHUP. The policy reload lands with the authorization layer. */
@@ -112,6 +132,8 @@ export class KeywardDaemon {
     this.#encryptCache.close();
     this.#decryptCache.close();
     await Promise.allSettled([...this.#backends.values()].map((b) => b.close()));
+    // Spans of the calls drained above leave before the process does.
+    await this.#tracerProvider?.shutdown().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'trace export at shutdown failed'));
     this.#log.info('stopped');
   }
 }

@@ -25,6 +25,12 @@ function checkBatch(deps: ServiceDeps, sizes: number[]): void {
   }
 }
 
+/** Items may name different keys: the batch's span records its size, not one item's key. */
+function itemContext(ctx: CallContext): CallContext {
+  const { facts: _facts, ...rest } = ctx;
+  return rest;
+}
+
 async function eachItem<I, O>(items: readonly I[], run: (item: I) => Promise<O>): Promise<ItemResult<O>[]> {
   const results: ItemResult<O>[] = [];
   for (const item of items) {
@@ -43,7 +49,8 @@ export function encryptBatch(
   ctx: CallContext,
 ): Promise<ItemResult<EncryptOutput>[]> {
   checkBatch(deps, items.map((i) => i.plaintext.byteLength + i.associatedData.byteLength));
-  return eachItem(items, (item) => encrypt(deps, item, ctx));
+  if (ctx.facts) ctx.facts.batchSize = items.length;
+  return eachItem(items, (item) => encrypt(deps, item, itemContext(ctx)));
 }
 
 export function decryptBatch(
@@ -52,5 +59,6 @@ export function decryptBatch(
   ctx: CallContext,
 ): Promise<ItemResult<DecryptOutput>[]> {
   checkBatch(deps, items.map((i) => i.ciphertext.byteLength + i.associatedData.byteLength));
-  return eachItem(items, (item) => decrypt(deps, item, ctx));
+  if (ctx.facts) ctx.facts.batchSize = items.length;
+  return eachItem(items, (item) => decrypt(deps, item, itemContext(ctx)));
 }

@@ -1,7 +1,7 @@
 // Use case: Decrypt — open a self-describing ciphertext. The key and version come from
 // its header; the version must still be enabled.
 import { parseEnvelope } from '../crypto/envelope-format.js';
-import type { CallContext } from './call-context.js';
+import { noteKey, type CallContext } from './call-context.js';
 import { checkAssociatedData, checkCiphertext } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
 
@@ -18,13 +18,15 @@ export interface DecryptOutput {
   readonly cacheHit: boolean;
 }
 
-export async function decrypt(deps: ServiceDeps, input: DecryptInput, _ctx: CallContext): Promise<DecryptOutput> {
+export async function decrypt(deps: ServiceDeps, input: DecryptInput, ctx: CallContext): Promise<DecryptOutput> {
   checkCiphertext(input.ciphertext, deps.limits);
   checkAssociatedData(input.associatedData, deps.limits);
   const envelope = parseEnvelope(input.ciphertext);
   deps.registry.forPurpose(envelope.keyId, 'encrypt', 'decrypt');
   const key = await deps.registry.withVersion(envelope.keyId, envelope.keyVersion);
   deps.registry.usableVersion(key, envelope.keyVersion);
+  noteKey(ctx, envelope.keyId, envelope.keyVersion, key.backend.name);
   const opened = await deps.keyring.open(key, envelope, input.associatedData);
+  noteKey(ctx, envelope.keyId, envelope.keyVersion, key.backend.name, opened.cacheHit);
   return { plaintext: opened.plaintext, keyId: envelope.keyId, keyVersion: envelope.keyVersion, cacheHit: opened.cacheHit };
 }

@@ -1,5 +1,5 @@
 // Use case: Encrypt — seal plaintext under the primary version of an encryption key.
-import type { CallContext } from './call-context.js';
+import { noteKey, type CallContext } from './call-context.js';
 import { checkAssociatedData, checkPlaintext, requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
 
@@ -16,12 +16,13 @@ export interface EncryptOutput {
   readonly cacheHit: boolean;
 }
 
-export async function encrypt(deps: ServiceDeps, input: EncryptInput, _ctx: CallContext): Promise<EncryptOutput> {
+export async function encrypt(deps: ServiceDeps, input: EncryptInput, ctx: CallContext): Promise<EncryptOutput> {
   requireKeyId(input.keyId);
   checkPlaintext(input.plaintext, deps.limits);
   checkAssociatedData(input.associatedData, deps.limits);
   const key = deps.registry.forPurpose(input.keyId, 'encrypt', 'encrypt');
   const { version } = deps.registry.primaryVersion(key);
   const sealed = await deps.keyring.seal(key, version, input.plaintext, input.associatedData);
+  noteKey(ctx, input.keyId, version, key.backend.name, sealed.cacheHit);
   return { ciphertext: sealed.ciphertext, keyId: input.keyId, keyVersion: version, cacheHit: sealed.cacheHit };
 }

@@ -2,7 +2,7 @@
 // recomputes with the named version (primary by default) and compares in constant time.
 import { timingSafeEqual } from 'node:crypto';
 import { KeywardError } from '../core/keyward-error.js';
-import type { CallContext } from './call-context.js';
+import { noteKey, type CallContext } from './call-context.js';
 import { checkSize, requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
 
@@ -12,11 +12,12 @@ export interface MacOutput {
   readonly keyVersion: number;
 }
 
-export async function computeMac(deps: ServiceDeps, input: { keyId: string; data: Uint8Array }, _ctx: CallContext): Promise<MacOutput> {
+export async function computeMac(deps: ServiceDeps, input: { keyId: string; data: Uint8Array }, ctx: CallContext): Promise<MacOutput> {
   requireKeyId(input.keyId);
   checkSize('data', input.data, deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
   const key = deps.registry.forPurpose(input.keyId, 'mac', 'compute a MAC');
   const { version } = deps.registry.primaryVersion(key);
+  noteKey(ctx, input.keyId, version, key.backend.name);
   return { mac: await key.backend.mac(input.keyId, version, input.data), keyId: input.keyId, keyVersion: version };
 }
 
@@ -31,7 +32,7 @@ export interface VerifyMacInput {
 export async function verifyMac(
   deps: ServiceDeps,
   input: VerifyMacInput,
-  _ctx: CallContext,
+  ctx: CallContext,
 ): Promise<{ valid: boolean; keyId: string; keyVersion: number }> {
   requireKeyId(input.keyId);
   checkSize('data', input.data, deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
@@ -40,6 +41,7 @@ export async function verifyMac(
   const info = key.versions.versions.find((v) => v.version === version);
   if (info === undefined) throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
   const result = { keyId: input.keyId, keyVersion: version };
+  noteKey(ctx, input.keyId, version, key.backend.name);
   if (info.state !== 'enabled') return { ...result, valid: false };
   const expected = await key.backend.mac(input.keyId, version, input.data);
   const valid = expected.byteLength === input.mac.byteLength && timingSafeEqual(expected, input.mac);

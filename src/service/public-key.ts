@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { KeyAlgorithm } from '../core/key-types.js';
 import { KeywardError } from '../core/keyward-error.js';
 import type { RegisteredKey } from '../keys/key-registry.js';
-import type { CallContext } from './call-context.js';
+import { noteKey, type CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
 
@@ -35,7 +35,7 @@ export interface PublicKeyOutput {
 export async function getPublicKey(
   deps: ServiceDeps,
   input: { keyId: string; keyVersion: number },
-  _ctx: CallContext,
+  ctx: CallContext,
 ): Promise<PublicKeyOutput> {
   requireKeyId(input.keyId);
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'export a public key');
@@ -43,6 +43,7 @@ export async function getPublicKey(
   if (!key.versions.versions.some((v) => v.version === version)) {
     throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
   }
+  noteKey(ctx, input.keyId, version, key.backend.name);
   const publicKey = await deps.publicKeys.get(key, version);
   const verifying = key.versions.versions.filter((v) => v.state === 'enabled');
   const jwks = await Promise.all(verifying.map(async (v) => toJwk(key, v.version, await deps.publicKeys.get(key, v.version))));

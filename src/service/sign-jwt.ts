@@ -4,7 +4,7 @@
 import type { SignatureScheme } from '../core/key-backend.js';
 import type { KeyAlgorithm } from '../core/key-types.js';
 import { KeywardError } from '../core/keyward-error.js';
-import type { CallContext } from './call-context.js';
+import { noteKey, type CallContext } from './call-context.js';
 import { keyIdOfVersion } from './public-key.js';
 import { checkSize, requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -50,7 +50,7 @@ const b64url = (bytes: Uint8Array | string) => Buffer.from(bytes).toString('base
 export async function signJwt(
   deps: ServiceDeps,
   input: { keyId: string; claimsJson: string; headerJson: string },
-  _ctx: CallContext,
+  ctx: CallContext,
 ): Promise<{ jwt: string; keyId: string; keyVersion: number }> {
   requireKeyId(input.keyId);
   checkSize('claims_json', Buffer.from(input.claimsJson), deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
@@ -61,6 +61,7 @@ export async function signJwt(
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'sign');
   const scheme = schemeFor(key.spec.algorithm, extras['alg']);
   const { version } = deps.registry.primaryVersion(key);
+  noteKey(ctx, input.keyId, version, key.backend.name);
   const header = { typ: 'JWT', ...extras, alg: JWS_ALG[scheme], kid: keyIdOfVersion(input.keyId, version) };
   const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   const signature = await key.backend.sign(input.keyId, version, scheme, { message: Buffer.from(signingInput, 'ascii') });

@@ -2,7 +2,7 @@
 // signing key. ECDSA signatures are DER unless the caller asks for P1363 (JOSE).
 import type { SignatureScheme } from '../core/key-backend.js';
 import { p1363ToDer } from '../crypto/ecdsa-signature-format.js';
-import type { CallContext } from './call-context.js';
+import { noteKey, type CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
 import { resolveScheme, toSignInput, type MessageOrDigest } from './signature-options.js';
@@ -24,12 +24,13 @@ export interface SignOutput {
   readonly scheme: SignatureScheme;
 }
 
-export async function sign(deps: ServiceDeps, input: SignInputs, _ctx: CallContext): Promise<SignOutput> {
+export async function sign(deps: ServiceDeps, input: SignInputs, ctx: CallContext): Promise<SignOutput> {
   requireKeyId(input.keyId);
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'sign');
   const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
   const signInput = toSignInput(input, scheme, deps.limits);
   const { version } = deps.registry.primaryVersion(key);
+  noteKey(ctx, input.keyId, version, key.backend.name);
   const raw = await key.backend.sign(input.keyId, version, scheme, signInput);
   const signature = scheme === 'ecdsa-p256-sha256' && input.encoding !== 'p1363' ? p1363ToDer(raw) : raw;
   return { signature, keyId: input.keyId, keyVersion: version, scheme };

@@ -5,7 +5,7 @@ import { constants, verify as verifySignature } from 'node:crypto';
 import type { SignatureScheme } from '../core/key-backend.js';
 import { KeywardError } from '../core/keyward-error.js';
 import { derToP1363 } from '../crypto/ecdsa-signature-format.js';
-import type { CallContext } from './call-context.js';
+import { noteKey, type CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
 import { resolveScheme, toSignInput, type MessageOrDigest } from './signature-options.js';
@@ -26,7 +26,7 @@ export interface VerifyOutput {
   readonly keyVersion: number;
 }
 
-export async function verify(deps: ServiceDeps, input: VerifyInputs, _ctx: CallContext): Promise<VerifyOutput> {
+export async function verify(deps: ServiceDeps, input: VerifyInputs, ctx: CallContext): Promise<VerifyOutput> {
   requireKeyId(input.keyId);
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'verify');
   const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
@@ -35,6 +35,7 @@ export async function verify(deps: ServiceDeps, input: VerifyInputs, _ctx: CallC
   const info = key.versions.versions.find((v) => v.version === version);
   if (info === undefined) throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
   const result = { keyId: input.keyId, keyVersion: version };
+  noteKey(ctx, input.keyId, version, key.backend.name);
   if (info.state !== 'enabled') return { ...result, valid: false };
   if (!('message' in signInput)) {
     if (key.backend.verifyDigest === undefined) {

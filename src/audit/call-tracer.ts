@@ -1,0 +1,63 @@
+// One SERVER span per RPC, named keyward.<Method>, continuing the caller's W3C trace
+// context from the gRPC metadata. Attributes follow OpenTelemetry's RPC conventions
+// where they exist (docs/tracing.md) and carry only metadata: key id and version,
+// outcome, cache hit, backend, batch size, peer — never plaintext, data or keys.
+import { context, SpanKind, SpanStatusCode, trace, type TextMapGetter, type TracerProvider } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { CallObserver, MetadataReader, ObservedCall } from '../core/call-observer.js';
+
+const getter: TextMapGetter<MetadataReader> = {
+  keys: () => ['traceparent', 'tracestate'],
+  get: (read, key) => read(key),
+};
+const w3c = new W3CTraceContextPropagator();
+
+export class CallTracer implements CallObserver {
+  readonly #tracer;
+  readonly #service: string;
+
+  constructor(provider: TracerProvider | undefined, service: string, version: string) {
+    this.#tracer = (provider ?? trace.getTracerProvider()).getTracer('keyward', version);
+    this.#service = service;
+  }
+
+  start(method: string, metadata: MetadataReader): ObservedCall {
+    const parent = w3c.extract(context.active(), metadata, getter);
+    const span = this.#tracer.startSpan(
+      `keyward.${method}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'rpc.system': 'grpc',
+          'rpc.system.name': 'grpc',
+          'rpc.service': this.#service,
+          'rpc.method': method,
+          'keyward.operation': method,
+        },
+      },
+      parent,
+    );
+    const spanContext = trace.setSpan(parent, span);
+    return {
+      run: (fn) => context.with(spanContext, fn),
+      end: (outcome) => {
+        span.setAttributes({
+          'rpc.grpc.status_code': outcome.code,
+          'rpc.status_code': outcome.codeName,
+          'keyward.outcome': outcome.code === 0 ? 'ok' : outcome.codeName,
+          ...(outcome.keyId !== undefined ? { 'keyward.key.id': outcome.keyId } : {}),
+          ...(outcome.keyVersion !== undefined ? { 'keyward.key.version': outcome.keyVersion } : {}),
+          ...(outcome.backend !== undefined ? { 'keyward.backend': outcome.backend } : {}),
+          ...(outcome.cacheHit !== undefined ? { 'keyward.cache.hit': outcome.cacheHit } : {}),
+          ...(outcome.batchSize !== undefined ? { 'keyward.batch.size': outcome.batchSize } : {}),
+          ...(outcome.peer
+            ? { 'keyward.peer.pid': outcome.peer.pid, 'keyward.peer.uid': outcome.peer.uid, 'keyward.peer.gid': outcome.peer.gid }
+            : {}),
+        });
+        if (outcome.code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.codeName });
+        span.end();
+      },
+    };
+  }
+}
+

@@ -1,0 +1,43 @@
+// Builds the OpenTelemetry tracer provider the daemon exports its call spans with:
+// OTLP over gRPC (TCP or a Unix socket to a node-local collector) or HTTP/protobuf,
+// batched so a span leaves within the configured interval, with a bounded queue so a
+// collector outage never blocks or grows the daemon.
+import { credentials } from '@grpc/grpc-js';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as HttpTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { hostname } from 'node:os';
+
+export interface TraceExportSettings {
+  readonly protocol: 'grpc' | 'http';
+  readonly endpoint: string;
+  readonly exportIntervalMs: number;
+  readonly maxQueueSize: number;
+}
+
+function exporterFor(settings: TraceExportSettings): SpanExporter {
+  if (settings.protocol === 'http') return new HttpTraceExporter({ url: settings.endpoint });
+  // grpc-js assumes TLS for anything but http://; a Unix socket to a local collector is plaintext.
+  const insecure = settings.endpoint.startsWith('http://') || settings.endpoint.startsWith('unix:');
+  return new GrpcTraceExporter({ url: settings.endpoint, ...(insecure ? { credentials: credentials.createInsecure() } : {}) });
+}
+
+export function createTracerProvider(settings: TraceExportSettings, serviceVersion: string): TracerProvider {
+  return new TracerProvider({
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: 'keyward',
+      [ATTR_SERVICE_VERSION]: serviceVersion,
+      'host.name': hostname(),
+    }),
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: exporterFor(settings),
+        scheduledDelayMillis: settings.exportIntervalMs,
+        maxQueueSize: settings.maxQueueSize,
+        maxExportBatchSize: Math.min(512, settings.maxQueueSize),
+      }),
+    ],
+  });
+}

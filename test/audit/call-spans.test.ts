@@ -1,0 +1,102 @@
+// The daemon's audit spans as a collector receives them: one SERVER span per call,
+// named keyward.<Method>, continuing the caller's W3C trace, with the key, version,
+// outcome, cache hit and backend — decoded from the real OTLP protobuf over HTTP and
+// over gRPC — and none of the plaintext, associated data or DEK bytes in what left.
+import test from 'ava';
+import { status } from '@grpc/grpc-js';
+import { OtlpGrpcReceiver } from '../support/otlp-receiver/otlp-grpc-receiver.js';
+import { OtlpHttpReceiver } from '../support/otlp-receiver/otlp-http-receiver.js';
+import type { OtlpStore } from '../support/otlp-receiver/otlp-store.js';
+import { rejectsWithCode } from '../support/grpc-assert.js';
+import { startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
+
+const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const CALLER_SPAN_ID = '00f067aa0ba902b7';
+const PLAINTEXT = Buffer.from('PLAINTEXT-4111-1111-1111-1111-must-not-leave');
+const AAD = Buffer.from('AAD-customer-4242-must-not-leave');
+
+function traceparent(): Record<string, string> {
+  return { traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` };
+}
+
+function leaks(store: OtlpStore, secrets: Buffer[]): string[] {
+  const found: string[] = [];
+  for (const request of store.requests) {
+    const body = Buffer.from(request.body);
+    for (const secret of secrets) {
+      for (const form of [secret, Buffer.from(secret.toString('hex')), Buffer.from(secret.toString('base64'))]) {
+        if (body.includes(form)) found.push(`${request.transport}: ${form.toString().slice(0, 24)}…`);
+      }
+    }
+  }
+  return found;
+}
+
+async function exercise(t: import('ava').ExecutionContext, d: TestDaemon, store: OtlpStore): Promise<void> {
+  const metadata = traceparent();
+  const enc = await d.client.encrypt({ keyId: 'alpha', plaintext: PLAINTEXT, associatedData: AAD }, { metadata });
+  const dec = await d.client.decrypt({ ciphertext: enc.ciphertext, associatedData: AAD }, { metadata });
+  t.deepEqual(Buffer.from(dec.plaintext), PLAINTEXT);
+  await rejectsWithCode(t, d.client.decrypt({ ciphertext: enc.ciphertext, associatedData: Buffer.from('wrong') }, { metadata }), status.INVALID_ARGUMENT);
+  const dk = await d.client.generateDataKey({ keyId: 'beta' }, { metadata });
+  await d.client.encryptBatch({ items: [{ keyId: 'alpha', plaintext: PLAINTEXT }, { keyId: 'gamma', plaintext: PLAINTEXT }] });
+
+  const spans = await store.waitForSpans((s) => s.name === 'keyward.EncryptBatch', 10_000);
+  t.is(spans.length, 1);
+  const named = (name: string) => store.spans.filter((s) => s.name === name);
+  const [encrypt] = named('keyward.Encrypt');
+  t.truthy(encrypt);
+  t.is(encrypt!.kind, 'SERVER');
+  t.is(encrypt!.traceId, CALLER_TRACE_ID, "the caller's trace continues");
+  t.is(encrypt!.parentSpanId, CALLER_SPAN_ID);
+  t.like(encrypt!.attributes, {
+    'rpc.system': 'grpc',
+    'rpc.service': 'keyward.v1.KeyService',
+    'rpc.method': 'Encrypt',
+    'rpc.grpc.status_code': 0,
+    'keyward.outcome': 'ok',
+    'keyward.key.id': 'alpha',
+    'keyward.key.version': 1,
+    'keyward.backend': 'local',
+    'keyward.cache.hit': false,
+  });
+  t.is(encrypt!.resource['service.name'], 'keyward');
+  const decrypts = named('keyward.Decrypt');
+  t.is(decrypts.length, 2);
+  const ok = decrypts.find((s) => s.attributes['keyward.outcome'] === 'ok')!;
+  t.like(ok.attributes, { 'keyward.key.id': 'alpha', 'keyward.cache.hit': true });
+  const failed = decrypts.find((s) => s.attributes['keyward.outcome'] !== 'ok')!;
+  t.like(failed.attributes, { 'keyward.outcome': 'INVALID_ARGUMENT', 'rpc.grpc.status_code': status.INVALID_ARGUMENT, 'keyward.key.id': 'alpha' });
+  t.is(failed.status.code, 'ERROR');
+  t.like(named('keyward.GenerateDataKey')[0]!.attributes, { 'keyward.key.id': 'beta', 'keyward.outcome': 'ok' });
+  const batch = spans[0]!;
+  t.is(batch.attributes['keyward.batch.size'], 2);
+  t.is(batch.attributes['keyward.key.id'], undefined, 'a batch names no single key');
+  t.not(batch.traceId, CALLER_TRACE_ID, 'a call without traceparent starts its own trace');
+  t.deepEqual(leaks(store, [PLAINTEXT, AAD, Buffer.from(dk.plaintextKey)]), [], 'no secret in any exported span');
+}
+
+test('spans over OTLP HTTP/protobuf', async (t) => {
+  const receiver = await OtlpHttpReceiver.start();
+  const d = await startTestDaemon({
+    overrides: { telemetry: { traces: { protocol: 'http', endpoint: receiver.tracesUrl, export_interval_ms: 200 } } },
+  });
+  t.teardown(async () => {
+    await d.dispose();
+    await receiver.stop();
+  });
+  await exercise(t, d, receiver.store);
+});
+
+test('spans over OTLP gRPC', async (t) => {
+  const receiver = await OtlpGrpcReceiver.start();
+  const d = await startTestDaemon({
+    overrides: { telemetry: { traces: { protocol: 'grpc', endpoint: receiver.url, export_interval_ms: 200 } } },
+  });
+  t.teardown(async () => {
+    await d.dispose();
+    await receiver.stop();
+  });
+  await exercise(t, d, receiver.store);
+});
+
