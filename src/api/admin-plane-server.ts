@@ -6,6 +6,7 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createServer as createHttp1Server, type Server as Http1Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { CallObserver } from '../core/call-observer.js';
 import type { Logger } from '../core/logger.js';
 import type { KeyRegistry } from '../keys/key-registry.js';
 import { keyAdminRoutes } from './key-admin-routes.js';
@@ -18,6 +19,8 @@ export interface AdminPlaneOptions {
   readonly socket: UnixSocketOptions;
   readonly registry: KeyRegistry;
   readonly logger: Logger;
+  /** Sees every admin call (span, audit record: rotations are lifecycle events). */
+  readonly observer: CallObserver;
 }
 
 export class AdminPlaneServer {
@@ -30,7 +33,7 @@ export class AdminPlaneServer {
   constructor(options: AdminPlaneOptions) {
     this.#options = options;
     const handler = connectNodeAdapter({
-      routes: keyAdminRoutes(options.registry, options.logger),
+      routes: keyAdminRoutes(options.registry, { log: options.logger, observer: options.observer }),
       // No response compression on either plane (design.md §8).
       acceptCompression: [],
       readMaxBytes: ADMIN_READ_MAX_BYTES,

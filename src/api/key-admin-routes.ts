@@ -2,11 +2,13 @@
 // through the same mapping as the data plane (grpc-status.ts).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { CallObserver } from '../core/call-observer.js';
 import type { KeyAlgorithm as Algorithm, KeyPurpose as Purpose, KeyVersionState as State } from '../core/key-types.js';
 import type { Logger } from '../core/logger.js';
 import type { KeyRegistry } from '../keys/key-registry.js';
-import type { CallContext } from '../service/call-context.js';
+import type { CallContext, CallFacts } from '../service/call-context.js';
 import { describeKey, listKeys, rotateKey, type KeyDescription } from '../service/key-administration.js';
 import {
   DescribeKeyResponseSchema,
@@ -58,28 +60,51 @@ function toKey(d: KeyDescription) {
   });
 }
 
-/** Runs a route, turning every failure into a ConnectError with a safe message. */
-async function guarded<T>(method: string, log: Logger, run: (ctx: CallContext) => Promise<T> | T): Promise<T> {
+interface AdminEnv {
+  readonly log: Logger;
+  readonly observer: CallObserver;
+}
+
+/**
+ * Runs a route inside the call's observation (span, audit record), turning every
+ * failure into a ConnectError with a safe message from the one mapping.
+ */
+async function guarded<T>(
+  method: string,
+  env: AdminEnv,
+  handler: HandlerContext,
+  run: (ctx: CallContext, facts: CallFacts) => Promise<T> | T,
+): Promise<T> {
+  const observed = env.observer.start(method, (key) => handler.requestHeader.get(key) ?? undefined);
+  const facts: CallFacts = {};
   try {
-    return await run({ method });
+    const result = await observed.run(async () => run({ method, facts }, facts));
+    observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts });
+    return result;
   } catch (err) {
-    const status = toWireStatus(err, log, method);
+    const status = toWireStatus(err, env.log, method);
+    observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts });
     throw new ConnectError(status.message, status.code as number as Code);
   }
 }
 
-export function keyAdminRoutes(registry: KeyRegistry, log: Logger): (router: ConnectRouter) => void {
+export function keyAdminRoutes(registry: KeyRegistry, env: AdminEnv): (router: ConnectRouter) => void {
   return (router) =>
     router.service(KeyAdminService, {
-      listKeys: () =>
-        guarded('ListKeys', log, (ctx) => create(ListKeysResponseSchema, { keys: listKeys(registry, ctx).map(toKey) })),
-      describeKey: (req) =>
-        guarded('DescribeKey', log, (ctx) =>
-          create(DescribeKeyResponseSchema, { key: toKey(describeKey(registry, req.keyId, ctx)) }),
-        ),
-      rotateKey: (req) =>
-        guarded('RotateKey', log, async (ctx) =>
-          create(RotateKeyResponseSchema, { key: toKey(await rotateKey(registry, req.keyId, ctx)) }),
-        ),
+      listKeys: (_req, handler) =>
+        guarded('ListKeys', env, handler, (ctx) => create(ListKeysResponseSchema, { keys: listKeys(registry, ctx).map(toKey) })),
+      describeKey: (req, handler) =>
+        guarded('DescribeKey', env, handler, (ctx, facts) => {
+          facts.keyId = req.keyId;
+          return create(DescribeKeyResponseSchema, { key: toKey(describeKey(registry, req.keyId, ctx)) });
+        }),
+      rotateKey: (req, handler) =>
+        guarded('RotateKey', env, handler, async (ctx, facts) => {
+          facts.keyId = req.keyId;
+          const rotated = await rotateKey(registry, req.keyId, ctx);
+          facts.keyVersion = rotated.primaryVersion;
+          facts.backend = rotated.backend;
+          return create(RotateKeyResponseSchema, { key: toKey(rotated) });
+        }),
     });
 }

@@ -3,6 +3,7 @@
 // field holds a secret inline: secrets are named by file or environment variable.
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { auditLogConfigSchema } from '../audit/audit-log-config.js';
 import { ALGORITHMS_BY_PURPOSE, KEY_ID_PATTERN } from '../core/key-types.js';
 
 const KiB = 1024;
@@ -177,6 +178,12 @@ export const configSchema = z
       .prefault({}),
     backends: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a lowercase backend name'), backendSchema),
     keys: z.array(keySchema).min(1),
+    audit: z
+      .strictObject({
+        /** The local hash-chained audit log (docs/audit.md). Off when absent. */
+        log: auditLogConfigSchema.optional(),
+      })
+      .prefault({}),
     telemetry: z
       .strictObject({
         /** OTLP trace export: one SERVER span per call (docs/tracing.md). Off when absent. */

@@ -2,7 +2,11 @@
 // planes, and stops them in order — stop accepting, drain in-flight calls within the
 // grace period, zeroize every cache, close the backends, remove the sockets.
 import type { TracerProvider } from '@opentelemetry/sdk-trace';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { AdminPlaneServer } from '../api/admin-plane-server.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { AuditLogObserver } from '../audit/audit-log-observer.js';
 import { CallTracer } from '../audit/call-tracer.js';
 import { createTracerProvider } from '../audit/trace-export.js';
 import { DataPlaneServer } from '../api/data-plane-server.js';
@@ -10,6 +14,7 @@ import { DecryptionDekCache } from '../cache/decryption-dek-cache.js';
 import { EncryptionDekCache } from '../cache/encryption-dek-cache.js';
 import type { Config } from '../config/config-schema.js';
 import { noopCallObserver, type CallObserver } from '../core/call-observer.js';
+import { combineObservers } from '../core/call-observers.js';
 import type { KeyBackend } from '../core/key-backend.js';
 import type { Logger } from '../core/logger.js';
 import { EnvelopeKeyring } from '../keys/envelope-keyring.js';
@@ -31,6 +36,7 @@ export class KeywardDaemon {
   #adminPlane: AdminPlaneServer | undefined;
   #stopping: Promise<void> | undefined;
   #tracerProvider: TracerProvider | undefined;
+  #auditLog: AuditLog | undefined;
 
   private constructor(config: Config, log: Logger) {
     this.#config = config;
@@ -60,6 +66,10 @@ export class KeywardDaemon {
 
   async #start(): Promise<void> {
     const config = this.#config;
+    if (config.audit.log !== undefined) {
+      await mkdir(dirname(config.audit.log.path), { recursive: true, mode: 0o700 });
+      this.#auditLog = await AuditLog.open(config.audit.log, { logger: this.#log.child({ sink: 'audit-log' }) });
+    }
     for (const backend of this.#backends.values()) await backend.open();
     const registry = await KeyRegistry.open(
       config.keys.map((k) => ({ keyId: k.id, purpose: k.purpose, algorithm: k.algorithm, backend: k.backend })),
@@ -86,13 +96,14 @@ export class KeywardDaemon {
     this.#dataPlane = new DataPlaneServer({
       socket: { path: data_socket.path, mode: data_socket.mode, ...(data_socket.group !== undefined ? { group: data_socket.group } : {}) },
       deps,
-      observer: this.#callObserver(),
+      observer: this.#callObserver('data'),
       backends: [...this.#backends.values()],
       logger: this.#log.child({ plane: 'data' }),
     });
     this.#adminPlane = new AdminPlaneServer({
       socket: { path: admin_socket.path, mode: admin_socket.mode, ...(admin_socket.group !== undefined ? { group: admin_socket.group } : {}) },
       registry,
+      observer: this.#callObserver('admin'),
       logger: this.#log.child({ plane: 'admin' }),
     });
     await this.#dataPlane.start();
@@ -103,15 +114,20 @@ export class KeywardDaemon {
     );
   }
 
-  /** Call spans over OTLP when `telemetry.traces` is configured; nothing otherwise. */
-  #callObserver(): CallObserver {
+  /** Call spans over OTLP and records in the local audit log, as configured. */
+  #callObserver(plane: 'data' | 'admin'): CallObserver {
+    const observers: CallObserver[] = [];
     const traces = this.#config.telemetry.traces;
-    if (traces === undefined) return noopCallObserver;
-    this.#tracerProvider = createTracerProvider(
-      { protocol: traces.protocol, endpoint: traces.endpoint, exportIntervalMs: traces.export_interval_ms, maxQueueSize: traces.max_queue_size },
-      KEYWARD_VERSION,
-    );
-    return new CallTracer(this.#tracerProvider, 'keyward.v1.KeyService', KEYWARD_VERSION);
+    if (traces !== undefined) {
+      this.#tracerProvider ??= createTracerProvider(
+        { protocol: traces.protocol, endpoint: traces.endpoint, exportIntervalMs: traces.export_interval_ms, maxQueueSize: traces.max_queue_size },
+        KEYWARD_VERSION,
+      );
+      const service = plane === 'data' ? 'keyward.v1.KeyService' : 'keyward.v1.KeyAdminService';
+      observers.push(new CallTracer(this.#tracerProvider, service, KEYWARD_VERSION));
+    }
+    if (this.#auditLog !== undefined) observers.push(new AuditLogObserver(this.#auditLog, this.#log, plane));
+    return observers.length === 0 ? noopCallObserver : combineObservers(observers);
   }
 
   /** SIGHUP. The policy reload lands with the authorization layer. */
@@ -132,7 +148,8 @@ export class KeywardDaemon {
     this.#encryptCache.close();
     this.#decryptCache.close();
     await Promise.allSettled([...this.#backends.values()].map((b) => b.close()));
-    // Spans of the calls drained above leave before the process does.
+    // Spans and audit records of the calls drained above leave before the process does.
+    await this.#auditLog?.close().catch((err: unknown) => this.#log.error({ err: String(err) }, 'audit log close failed'));
     await this.#tracerProvider?.shutdown().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'trace export at shutdown failed'));
     this.#log.info('stopped');
   }

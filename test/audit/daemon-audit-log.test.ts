@@ -1,0 +1,54 @@
+// The daemon's local audit log end to end: every data-plane and admin call leaves one
+// hash-chained record with operation, key, version and outcome; the chain verifies
+// after shutdown; and no plaintext, associated data or data key reaches the file.
+import test from 'ava';
+import { status } from '@grpc/grpc-js';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { verifyAuditChain } from '../../src/audit/verify-audit-chain.js';
+import { rejectsWithCode } from '../support/grpc-assert.js';
+import { makeTempDir, startTestDaemon } from '../support/test-daemon.js';
+
+const PLAINTEXT = Buffer.from('PLAINTEXT-audit-secret-5500-0000-0000-0004');
+const AAD = Buffer.from('AAD-audit-tenant-991');
+
+test('every call leaves one chained record; the chain verifies; nothing secret is in it', async (t) => {
+  const dir = makeTempDir();
+  const path = join(dir, 'audit', 'keyward-audit.jsonl');
+  const d = await startTestDaemon({ dir, overrides: { audit: { log: { path, fsync: 'every-record' } } } });
+  const enc = await d.client.encrypt({ keyId: 'alpha', plaintext: PLAINTEXT, associatedData: AAD });
+  await d.client.decrypt({ ciphertext: enc.ciphertext, associatedData: AAD });
+  await rejectsWithCode(t, d.client.decrypt({ ciphertext: enc.ciphertext }), status.INVALID_ARGUMENT);
+  await rejectsWithCode(t, d.client.encrypt({ keyId: 'signer', plaintext: PLAINTEXT }), status.FAILED_PRECONDITION);
+  const dk = await d.client.generateDataKey({ keyId: 'beta', associatedData: AAD });
+  await d.admin.rotateKey({ keyId: 'gamma' });
+  await d.stop();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+  const verdict = await verifyAuditChain([path]);
+  t.true(verdict.ok, JSON.stringify(verdict));
+  const records = readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.is(records.length, 6);
+  t.deepEqual(
+    records.map((r) => [r['plane'], r['operation'], r['key_id'], r['outcome']]),
+    [
+      ['data', 'Encrypt', 'alpha', 'ok'],
+      ['data', 'Decrypt', 'alpha', 'ok'],
+      ['data', 'Decrypt', 'alpha', 'INVALID_ARGUMENT'],
+      ['data', 'Encrypt', undefined, 'FAILED_PRECONDITION'],
+      ['data', 'GenerateDataKey', 'beta', 'ok'],
+      ['admin', 'RotateKey', 'gamma', 'ok'],
+    ],
+  );
+  t.is(records[0]!['key_version'], 1);
+  t.is(records[5]!['key_version'], 2, 'the rotation records the new primary version');
+  const file = readFileSync(path);
+  for (const secret of [PLAINTEXT, AAD, Buffer.from(dk.plaintextKey)]) {
+    for (const form of [secret, Buffer.from(secret.toString('hex')), Buffer.from(secret.toString('base64'))]) {
+      t.false(file.includes(form), `audit log holds ${form.toString().slice(0, 16)}…`);
+    }
+  }
+});
