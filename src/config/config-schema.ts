@@ -140,6 +140,11 @@ const keySchema = z.strictObject({
   algorithm: z.enum(['aes-256-gcm', 'ed25519', 'ecdsa-p256', 'rsa-4096', 'hmac-sha256']),
   /** The name of an entry of `backends`. */
   backend: z.string().min(1),
+  /**
+   * Rotation period in days (policy §3.6); the key is reported overdue past it plus the
+   * policy's grace. Default by purpose: encrypt 365 (KEK, annual), sign and mac 90.
+   */
+  rotation_period_days: int(1, 3_650).optional(),
 });
 
 export const configSchema = z
@@ -196,6 +201,22 @@ export const configSchema = z
             export_interval_ms: int(100, 5_000).default(1_000),
             /** Spans waiting for export; when the collector is down, spans past this are dropped. */
             max_queue_size: int(1, 1_000_000).default(2_048),
+          })
+          .optional(),
+        /** OTLP metric export (docs/tracing.md lists the metrics). Off when absent. */
+        metrics: z
+          .strictObject({
+            protocol: z.enum(['grpc', 'http']),
+            /** grpc: http://host:4317 or unix:///path; http: the full URL, e.g. http://host:4318/v1/metrics. */
+            endpoint: z.string().regex(/^(https?|unix):\/\//, 'expected an http://, https:// or unix:// URL'),
+            export_interval_ms: int(100, 300_000).default(15_000),
+          })
+          .optional(),
+        /** A Prometheus scrape endpoint (GET /metrics). Off by default. */
+        prometheus: z
+          .strictObject({
+            host: z.string().min(1).default('127.0.0.1'),
+            port: int(1, 65_535).default(9464),
           })
           .optional(),
       })

@@ -1,13 +1,16 @@
 // The composition root: builds every part from the frozen configuration, starts the two
 // planes, and stops them in order — stop accepting, drain in-flight calls within the
 // grace period, zeroize every cache, close the backends, remove the sockets.
+import type { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AdminPlaneServer } from '../api/admin-plane-server.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { AuditLogObserver } from '../audit/audit-log-observer.js';
+import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
 import { CallTracer } from '../audit/call-tracer.js';
+import { createMeterProvider } from '../audit/metric-export.js';
 import { createTracerProvider } from '../audit/trace-export.js';
 import { DataPlaneServer } from '../api/data-plane-server.js';
 import { DecryptionDekCache } from '../cache/decryption-dek-cache.js';
@@ -37,6 +40,8 @@ export class KeywardDaemon {
   #stopping: Promise<void> | undefined;
   #tracerProvider: TracerProvider | undefined;
   #auditLog: AuditLog | undefined;
+  #meterProvider: MeterProvider | undefined;
+  #callMetrics: CallMetrics | undefined;
 
   private constructor(config: Config, log: Logger) {
     this.#config = config;
@@ -96,14 +101,14 @@ export class KeywardDaemon {
     this.#dataPlane = new DataPlaneServer({
       socket: { path: data_socket.path, mode: data_socket.mode, ...(data_socket.group !== undefined ? { group: data_socket.group } : {}) },
       deps,
-      observer: this.#callObserver('data'),
+      observer: this.#callObserver('data', registry),
       backends: [...this.#backends.values()],
       logger: this.#log.child({ plane: 'data' }),
     });
     this.#adminPlane = new AdminPlaneServer({
       socket: { path: admin_socket.path, mode: admin_socket.mode, ...(admin_socket.group !== undefined ? { group: admin_socket.group } : {}) },
       registry,
-      observer: this.#callObserver('admin'),
+      observer: this.#callObserver('admin', registry),
       logger: this.#log.child({ plane: 'admin' }),
     });
     await this.#dataPlane.start();
@@ -115,8 +120,10 @@ export class KeywardDaemon {
   }
 
   /** Call spans over OTLP and records in the local audit log, as configured. */
-  #callObserver(plane: 'data' | 'admin'): CallObserver {
+  #callObserver(plane: 'data' | 'admin', registry: KeyRegistry): CallObserver {
     const observers: CallObserver[] = [];
+    const metrics = this.#metrics(registry);
+    if (metrics !== undefined) observers.push(metrics);
     const traces = this.#config.telemetry.traces;
     if (traces !== undefined) {
       this.#tracerProvider ??= createTracerProvider(
@@ -128,6 +135,30 @@ export class KeywardDaemon {
     }
     if (this.#auditLog !== undefined) observers.push(new AuditLogObserver(this.#auditLog, this.#log, plane));
     return observers.length === 0 ? noopCallObserver : combineObservers(observers);
+  }
+
+  /** One metrics observer for both planes, when OTLP metrics or Prometheus are on. */
+  #metrics(registry: KeyRegistry): CallMetrics | undefined {
+    const { metrics, prometheus } = this.#config.telemetry;
+    if (metrics === undefined && prometheus === undefined) return undefined;
+    if (this.#callMetrics !== undefined) return this.#callMetrics;
+    this.#meterProvider = createMeterProvider(
+      {
+        ...(metrics ? { otlp: { protocol: metrics.protocol, endpoint: metrics.endpoint, exportIntervalMs: metrics.export_interval_ms } } : {}),
+        ...(prometheus ? { prometheus: { host: prometheus.host, port: prometheus.port } } : {}),
+      },
+      KEYWARD_VERSION,
+    );
+    const periods = new Map(this.#config.keys.map((k) => [k.id, k.rotation_period_days]));
+    const rotationViews = (): KeyRotationView[] =>
+      registry.list().map((key) => {
+        const period = periods.get(key.spec.keyId) ?? (key.spec.purpose === 'encrypt' ? 365 : 90);
+        const primary = key.versions.versions.find((v) => v.version === key.versions.primaryVersion);
+        // Policy §3.6: 7 days' grace for annual rotations, 3 for quarterly ones.
+        return { keyId: key.spec.keyId, primaryCreatedAt: primary?.createdAt ?? new Date(), rotationPeriodDays: period, overdueGraceDays: period >= 365 ? 7 : 3 };
+      });
+    this.#callMetrics = new CallMetrics(this.#meterProvider.getMeter('keyward', KEYWARD_VERSION), rotationViews);
+    return this.#callMetrics;
   }
 
   /** SIGHUP. The policy reload lands with the authorization layer. */
@@ -150,6 +181,7 @@ export class KeywardDaemon {
     await Promise.allSettled([...this.#backends.values()].map((b) => b.close()));
     // Spans and audit records of the calls drained above leave before the process does.
     await this.#auditLog?.close().catch((err: unknown) => this.#log.error({ err: String(err) }, 'audit log close failed'));
+    await this.#meterProvider?.shutdown().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'metric export at shutdown failed'));
     await this.#tracerProvider?.shutdown().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'trace export at shutdown failed'));
     this.#log.info('stopped');
   }

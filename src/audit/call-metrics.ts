@@ -1,0 +1,64 @@
+// Metrics of every call: calls by method, key and outcome; latency; DEK cache hits and
+// misses; denied calls; and, per key, the age of its primary version and whether its
+// rotation is overdue against the schedule of policy §3.6. Labels carry metadata only.
+import type { Meter } from '@opentelemetry/api';
+import type { CallObserver, MetadataReader, ObservedCall } from '../core/call-observer.js';
+
+/** A key's primary version and its rotation schedule, read when metrics are collected. */
+export interface KeyRotationView {
+  readonly keyId: string;
+  readonly primaryCreatedAt: Date;
+  /** The rotation period plus the grace before an alert (policy §3.6), in days. */
+  readonly rotationPeriodDays: number;
+  readonly overdueGraceDays: number;
+}
+
+const DAY_S = 86_400;
+
+export class CallMetrics implements CallObserver {
+  readonly #calls;
+  readonly #duration;
+  readonly #cache;
+  readonly #denied;
+
+  constructor(meter: Meter, keys: () => readonly KeyRotationView[]) {
+    this.#calls = meter.createCounter('keyward.rpc.calls', { description: 'Calls by method, key and outcome' });
+    this.#duration = meter.createHistogram('keyward.rpc.duration', {
+      description: 'Call latency inside the daemon',
+      unit: 'ms',
+      advice: { explicitBucketBoundaries: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000] },
+    });
+    this.#cache = meter.createCounter('keyward.dek_cache.lookups', { description: 'DEK cache lookups by hit or miss' });
+    this.#denied = meter.createCounter('keyward.rpc.denied', { description: 'Calls refused with PERMISSION_DENIED' });
+    const age = meter.createObservableGauge('keyward.key.primary_age', { description: 'Age of the primary version', unit: 's' });
+    const overdue = meter.createObservableGauge('keyward.key.rotation_overdue', {
+      description: '1 when the primary version is older than its rotation period plus grace (policy §3.6)',
+    });
+    meter.addBatchObservableCallback(
+      (result) => {
+        const now = Date.now();
+        for (const key of keys()) {
+          const ageS = Math.max(0, (now - key.primaryCreatedAt.getTime()) / 1000);
+          const attributes = { 'keyward.key.id': key.keyId };
+          result.observe(age, Math.round(ageS), attributes);
+          result.observe(overdue, ageS > (key.rotationPeriodDays + key.overdueGraceDays) * DAY_S ? 1 : 0, attributes);
+        }
+      },
+      [age, overdue],
+    );
+  }
+
+  start(method: string, _metadata: MetadataReader): ObservedCall {
+    const started = performance.now();
+    return {
+      run: (fn) => fn(),
+      end: (outcome) => {
+        const result = outcome.code === 0 ? 'ok' : outcome.codeName;
+        this.#calls.add(1, { 'rpc.method': method, 'keyward.outcome': result, ...(outcome.keyId ? { 'keyward.key.id': outcome.keyId } : {}) });
+        this.#duration.record(performance.now() - started, { 'rpc.method': method, 'keyward.outcome': result });
+        if (outcome.cacheHit !== undefined) this.#cache.add(1, { 'rpc.method': method, 'keyward.cache.hit': outcome.cacheHit });
+        if (outcome.codeName === 'PERMISSION_DENIED') this.#denied.add(1, { 'rpc.method': method });
+      },
+    };
+  }
+}
