@@ -69,7 +69,7 @@ interface RouteEnv {
  * maps errors in the one place, and reports the outcome with what the use case noted.
  * (The peer arrives with the authorization layer.)
  */
-function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Res>): handleUnaryCall<Req, Res> {
+function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Res>, wipe?: (response: Res) => void): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const observed = env.observer.start(method, (key) => {
       const value = call.metadata.get(key)[0];
@@ -81,6 +81,12 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
       (response) => {
         observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts });
         callback(null, response);
+        // The serializer wipes secrets it has written out; a call cancelled (or past its
+        // deadline) is never serialized, so wipe it here then.
+        if (wipe !== undefined) {
+          if (call.cancelled) wipe(response);
+          else call.once('cancelled', () => wipe(response));
+        }
       },
       (err: unknown) => {
         const status = toWireStatus(err, env.log, method);
@@ -133,10 +139,13 @@ function batchResults<T, R>(results: ItemResult<T>[], log: Logger, method: strin
   );
 }
 
-/** Zeroizes the secrets a response carries, once grpc-js has serialized it. */
-const SECRET_FIELDS: Record<string, (response: never) => void> = {
-  decrypt: (r: DecryptResponse) => r.plaintext.fill(0),
-  generateDataKey: (r: GenerateDataKeyResponse) => r.plaintextKey.fill(0),
+/**
+ * Zeroizes the secrets a response carries: after grpc-js has serialized it, or when the
+ * call is cancelled before it could be (see unary()).
+ */
+const SECRET_FIELDS = {
+  decrypt: (r: DecryptResponse) => void r.plaintext.fill(0),
+  generateDataKey: (r: GenerateDataKeyResponse) => void r.plaintextKey.fill(0),
   decryptBatch: (r: DecryptBatchResponse) => {
     for (const item of r.results) if (item.result.case === 'response') item.result.value.plaintext.fill(0);
   },
@@ -166,17 +175,25 @@ export function keyServiceHandlers(deps: ServiceDeps, log: Logger, observer: Cal
   return {
     encrypt: unary('Encrypt', env, async (req: EncryptRequest, ctx) => encryptResponse(await encrypt(deps, req, ctx))),
 
-    decrypt: unary('Decrypt', env, async (req: DecryptRequest, ctx) => {
-      const out = await decrypt(deps, req, ctx);
-      return create(DecryptResponseSchema, { plaintext: out.plaintext, keyId: out.keyId, keyVersion: out.keyVersion });
-    }),
+    decrypt: unary(
+      'Decrypt',
+      env,
+      async (req: DecryptRequest, ctx) => {
+        const out = await decrypt(deps, req, ctx);
+        return create(DecryptResponseSchema, { plaintext: out.plaintext, keyId: out.keyId, keyVersion: out.keyVersion });
+      },
+      SECRET_FIELDS.decrypt,
+    ),
 
     reEncrypt: unary('ReEncrypt', env, async (req: ReEncryptRequest, ctx) => {
       const out = await reEncrypt(deps, req, ctx);
       return create(ReEncryptResponseSchema, { ciphertext: out.ciphertext, keyId: out.keyId, keyVersion: out.keyVersion });
     }),
 
-    generateDataKey: unary('GenerateDataKey', env, async (req: GenerateDataKeyRequest, ctx) => {
+    generateDataKey: unary(
+      'GenerateDataKey',
+      env,
+      async (req: GenerateDataKeyRequest, ctx) => {
       const out = await generateDataKey(deps, req, ctx);
       // The response takes the key's buffer and zeroizes it after serialization.
       return create(GenerateDataKeyResponseSchema, {
@@ -185,21 +202,28 @@ export function keyServiceHandlers(deps: ServiceDeps, log: Logger, observer: Cal
         keyId: out.keyId,
         keyVersion: out.keyVersion,
       });
-    }),
+      },
+      SECRET_FIELDS.generateDataKey,
+    ),
 
     encryptBatch: unary('EncryptBatch', env, async (req: EncryptBatchRequest, ctx) => {
       const results = await encryptBatch(deps, req.items, ctx);
       return create(EncryptBatchResponseSchema, { results: batchResults(results, log, 'EncryptBatch', encryptResponse) });
     }),
 
-    decryptBatch: unary('DecryptBatch', env, async (req: DecryptBatchRequest, ctx) => {
+    decryptBatch: unary(
+      'DecryptBatch',
+      env,
+      async (req: DecryptBatchRequest, ctx) => {
       const results = await decryptBatch(deps, req.items, ctx);
       return create(DecryptBatchResponseSchema, {
         results: batchResults(results, log, 'DecryptBatch', (out) =>
           create(DecryptResponseSchema, { plaintext: out.plaintext, keyId: out.keyId, keyVersion: out.keyVersion }),
         ),
       });
-    }),
+      },
+      SECRET_FIELDS.decryptBatch,
+    ),
 
     sign: unary('Sign', env, async (req: SignRequest, ctx) => {
       const out = await sign(deps, signatureRequest(req), ctx);

@@ -5,6 +5,9 @@ import type { KeyBackend } from '../core/key-backend.js';
 import type { KeyPurpose, KeySpec, KeyVersionInfo, KeyVersions } from '../core/key-types.js';
 import { KeywardError } from '../core/keyward-error.js';
 
+/** How often a caller naming an unknown version may make the registry ask the backend. */
+const REFRESH_INTERVAL_MS = 1_000;
+
 export interface RegisteredKey {
   readonly spec: KeySpec;
   readonly backend: KeyBackend;
@@ -16,6 +19,7 @@ export type VersionChangeListener = (keyId: string, versions: KeyVersions) => vo
 export class KeyRegistry {
   readonly #keys = new Map<string, RegisteredKey>();
   readonly #listeners: VersionChangeListener[] = [];
+  readonly #refreshes = new Map<string, { at: number; pending?: Promise<RegisteredKey> }>();
 
   private constructor() {}
 
@@ -78,7 +82,17 @@ export class KeyRegistry {
     const key = this.get(keyId);
     const newest = Math.max(0, ...key.versions.versions.map((v) => v.version));
     if (version <= newest) return key;
-    return this.#update(key, await key.backend.describeKey(keyId));
+    // Callers choose the version in a ciphertext header: at most one backend refresh
+    // per key in flight, and one per REFRESH_INTERVAL_MS, however many ask.
+    const refresh = this.#refreshes.get(keyId);
+    if (refresh?.pending) return refresh.pending;
+    if (refresh !== undefined && Date.now() - refresh.at < REFRESH_INTERVAL_MS) return key;
+    const pending = key.backend
+      .describeKey(keyId)
+      .then((versions) => this.#update(this.get(keyId), versions))
+      .finally(() => this.#refreshes.set(keyId, { at: Date.now() }));
+    this.#refreshes.set(keyId, { at: Date.now(), pending });
+    return pending;
   }
 
   /** A version that may decrypt or verify now: it exists and is enabled. */

@@ -73,9 +73,13 @@ export function parseTransitKey(data: unknown, where: string): TransitKeyInfo {
   };
 }
 
-/** The state of a version: usable, or refused by min_decryption_version, or trimmed. */
+/**
+ * The state of a version: usable, or refused by min_decryption_version, or trimmed.
+ * Vault deletes the versions *before* min_available_version (keysutil); that version
+ * itself is still there — after a full trim it is the primary.
+ */
 export function versionState(info: TransitKeyInfo, version: number): KeyVersionState {
-  if (version <= info.minAvailableVersion) return 'destroyed';
+  if (version < info.minAvailableVersion) return 'destroyed';
   if (version < info.minDecryptionVersion) return 'disabled';
   return 'enabled';
 }

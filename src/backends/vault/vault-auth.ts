@@ -167,7 +167,9 @@ export class VaultAuth {
           settings.method === 'approle'
             ? { role_id: await this.#read(settings.role_id, 'AppRole role_id'), secret_id: await this.#read(settings.secret_id, 'AppRole secret_id') }
             : { role: settings.role, jwt: await this.#read(settings.jwt, 'Kubernetes service-account token') };
-        const answer = await requester.send({ method: 'POST', path: `auth/${settings.mount}/login`, body }).catch((err: unknown) => {
+        // Not retried blindly: a login Vault has read may have spent a use of a
+        // limited-use secret_id and minted a token; the renewal loop tries again later.
+        const answer = await requester.send({ method: 'POST', path: `auth/${settings.mount}/login`, body, retry: 'unsafe' }).catch((err: unknown) => {
           throw this.#loginFailure(err, `${settings.method} login at auth/${settings.mount}`);
         });
         const auth = answer?.['auth'] as { client_token?: unknown; lease_duration?: unknown; renewable?: unknown } | undefined;
