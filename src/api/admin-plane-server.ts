@@ -8,7 +8,7 @@ import { createServer as createHttp2Server, type Http2Server } from 'node:http2'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { CallObserver } from '../core/call-observer.js';
 import type { Logger } from '../core/logger.js';
-import type { KeyRegistry } from '../keys/key-registry.js';
+import type { KeyCatalog } from '../service/key-administration.js';
 import { keyAdminRoutes } from './key-admin-routes.js';
 import { closeUnixSocket, listenUnixSocket, type UnixSocketOptions } from './unix-socket-listener.js';
 
@@ -17,7 +17,7 @@ const ADMIN_READ_MAX_BYTES = 1024 * 1024;
 
 export interface AdminPlaneOptions {
   readonly socket: UnixSocketOptions;
-  readonly registry: KeyRegistry;
+  readonly registry: KeyCatalog;
   readonly logger: Logger;
   /** Sees every admin call (span, audit record: rotations are lifecycle events). */
   readonly observer: CallObserver;

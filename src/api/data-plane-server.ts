@@ -49,6 +49,8 @@ export class DataPlaneServer {
       // Never compress responses: plaintext next to attacker-influenced data would leak
       // through its length (design.md §8).
       'grpc.default_compression_algorithm': 0,
+      // Bounds what one connection can have in flight (and so its buffered requests).
+      'grpc.max_concurrent_streams': 256,
     });
     this.#grpc.addService(keyServiceDefinition(), keyServiceHandlers(options.deps, options.logger, options.observer));
     this.#health = new BackendHealth(options.backends);

@@ -7,7 +7,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { CallObserver } from '../core/call-observer.js';
 import type { KeyAlgorithm as Algorithm, KeyPurpose as Purpose, KeyVersionState as State } from '../core/key-types.js';
 import type { Logger } from '../core/logger.js';
-import type { KeyRegistry } from '../keys/key-registry.js';
+import type { KeyCatalog } from '../service/key-administration.js';
 import type { CallContext, CallFacts } from '../service/call-context.js';
 import { describeKey, listKeys, rotateKey, type KeyDescription } from '../service/key-administration.js';
 import {
@@ -88,7 +88,7 @@ async function guarded<T>(
   }
 }
 
-export function keyAdminRoutes(registry: KeyRegistry, env: AdminEnv): (router: ConnectRouter) => void {
+export function keyAdminRoutes(registry: KeyCatalog, env: AdminEnv): (router: ConnectRouter) => void {
   return (router) =>
     router.service(KeyAdminService, {
       listKeys: (_req, handler) =>

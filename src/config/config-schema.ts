@@ -120,6 +120,8 @@ const pkcs11BackendSchema = z
     create_missing_keys: z.boolean().default(false),
     /** Logged-in sessions; at most this many HSM operations run at once. */
     sessions: int(1, 64).default(4),
+    /** How long a call waits for a free session before it gets UNAVAILABLE. */
+    session_wait_ms: int(1, 600_000).default(10_000),
     /** Backoff between attempts to reopen a lost token. */
     reconnect_initial_ms: int(1, 60_000).default(250),
     reconnect_max_ms: int(1, 600_000).default(30_000),

@@ -37,9 +37,21 @@ function deriveMessageKeys(dek: Buffer, salt: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', dek, salt, HKDF_INFO, DERIVED_BYTES));
 }
 
-/** The AAD of the GCM layer: the authenticated header followed by the caller's data. */
-function gcmAad(header: Uint8Array, associatedData: Uint8Array): Uint8Array {
-  return associatedData.byteLength === 0 ? header : Buffer.concat([header, associatedData]);
+/**
+ * Runs `use` with the AAD of the GCM layer: the authenticated header followed by the
+ * caller's data. The joined copy is ours (outside Buffer's pool) and wiped afterwards:
+ * associated data is the caller's, often personal data.
+ */
+function withGcmAad<T>(header: Uint8Array, associatedData: Uint8Array, use: (aad: Uint8Array) => T): T {
+  if (associatedData.byteLength === 0) return use(header);
+  const aad = Buffer.allocUnsafeSlow(header.byteLength + associatedData.byteLength);
+  aad.set(header, 0);
+  aad.set(associatedData, header.byteLength);
+  try {
+    return use(aad);
+  } finally {
+    aad.fill(0);
+  }
 }
 
 /** Seals a message; returns the complete ciphertext. */
@@ -60,11 +72,8 @@ export function sealEnvelope(input: SealInput): Buffer {
       nonce,
       commitment: derived.subarray(32),
     });
-    const { ciphertext, tag } = aesGcmSeal(
-      derived.subarray(0, 32),
-      nonce,
-      input.plaintext,
-      gcmAad(out.subarray(0, hLen), input.associatedData),
+    const { ciphertext, tag } = withGcmAad(out.subarray(0, hLen), input.associatedData, (aad) =>
+      aesGcmSeal(derived.subarray(0, 32), nonce, input.plaintext, aad),
     );
     ciphertext.copy(out, hLen);
     tag.copy(out, hLen + ciphertext.byteLength);
@@ -84,12 +93,8 @@ export function openEnvelope(envelope: Envelope, dek: Buffer, associatedData: Ui
     if (!timingSafeEqual(derived.subarray(32), envelope.commitment)) {
       throw KeywardError.decryptionFailed(new Error('key commitment mismatch'));
     }
-    const plaintext = aesGcmOpen(
-      derived.subarray(0, 32),
-      envelope.nonce,
-      envelope.ciphertext,
-      envelope.tag,
-      gcmAad(envelope.header, associatedData),
+    const plaintext = withGcmAad(envelope.header, associatedData, (aad) =>
+      aesGcmOpen(derived.subarray(0, 32), envelope.nonce, envelope.ciphertext, envelope.tag, aad),
     );
     if (plaintext === null) throw KeywardError.decryptionFailed(new Error('GCM tag mismatch'));
     return plaintext;

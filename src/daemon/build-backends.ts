@@ -28,6 +28,7 @@ function buildBackend(name: string, config: BackendConfig, logger: Logger): KeyB
         keyPrefix: config.key_prefix,
         createMissingKeys: config.create_missing_keys,
         sessions: config.sessions,
+        sessionWaitMs: config.session_wait_ms,
         reconnect: { initialMs: config.reconnect_initial_ms, maxMs: config.reconnect_max_ms },
         logger: logger.child({ backend: name }),
       });

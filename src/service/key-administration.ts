@@ -2,6 +2,9 @@
 // older versions keep decrypting; new Encrypt calls move to the new primary version.
 import type { KeyAlgorithm, KeyPurpose, KeyVersionInfo } from '../core/key-types.js';
 import type { KeyRegistry, RegisteredKey } from '../keys/key-registry.js';
+
+/** What key administration needs of the registry (the admin plane depends on this, not on keys/). */
+export type KeyCatalog = Pick<KeyRegistry, 'list' | 'get' | 'rotate'>;
 import type { CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 
@@ -25,14 +28,14 @@ function describe(key: RegisteredKey): KeyDescription {
   };
 }
 
-export function listKeys(registry: KeyRegistry, _ctx: CallContext): KeyDescription[] {
+export function listKeys(registry: KeyCatalog, _ctx: CallContext): KeyDescription[] {
   return registry.list().map(describe);
 }
 
-export function describeKey(registry: KeyRegistry, keyId: string, _ctx: CallContext): KeyDescription {
+export function describeKey(registry: KeyCatalog, keyId: string, _ctx: CallContext): KeyDescription {
   return describe(registry.get(requireKeyId(keyId)));
 }
 
-export async function rotateKey(registry: KeyRegistry, keyId: string, _ctx: CallContext): Promise<KeyDescription> {
+export async function rotateKey(registry: KeyCatalog, keyId: string, _ctx: CallContext): Promise<KeyDescription> {
   return describe(await registry.rotate(requireKeyId(keyId)));
 }

@@ -54,6 +54,7 @@ export async function signJwt(
 ): Promise<{ jwt: string; keyId: string; keyVersion: number }> {
   requireKeyId(input.keyId);
   checkSize('claims_json', Buffer.from(input.claimsJson), deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
+  checkSize('header_json', Buffer.from(input.headerJson), deps.limits.maxAssociatedDataBytes, 'limits.max_associated_data_bytes');
   const claims = parseObject('claims_json', input.claimsJson, true);
   const extras = parseObject('header_json', input.headerJson, false);
   if ('kid' in extras) throw KeywardError.invalidArgument('header_json: "kid" is set by keyward');

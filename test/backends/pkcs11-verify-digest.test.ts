@@ -52,3 +52,32 @@ for (const [keyId, scheme] of CASES) {
     t.false(await backend.verifyDigest(keyId, 1, scheme, digest, Buffer.from('garbage')));
   });
 }
+
+test('a call that finds every session busy longer than the wait limit is refused with unavailable, not queued forever', async (t) => {
+  const narrow = new Pkcs11Backend({
+    name: 'hsm',
+    modulePath: token.module,
+    token: token.label,
+    pin: { file: token.pinFile },
+    keyPrefix: 'verify',
+    createMissingKeys: true,
+    sessions: 1,
+    sessionWaitMs: 1,
+    logger: silentLogger,
+  });
+  await narrow.open();
+  t.teardown(() => narrow.close());
+  await narrow.ensureKey({ keyId: 'rsa', purpose: 'sign', algorithm: 'rsa-4096', backend: 'hsm' });
+  // RSA-4096 signatures take milliseconds each: with one session, most of 8 wait > 1 ms.
+  const results = await Promise.allSettled(
+    Array.from({ length: 8 }, (_, i) => narrow.sign('rsa', 1, 'rsa-pkcs1-sha256', { message: Buffer.from(`m${i}`) })),
+  );
+  const refused = results.filter((r) => r.status === 'rejected');
+  t.true(results.some((r) => r.status === 'fulfilled'), 'the session still serves');
+  t.true(refused.length > 0, 'waiters past the limit are refused');
+  for (const r of refused) {
+    const reason = (r as PromiseRejectedResult).reason as { code?: string; message?: string };
+    t.is(reason.code, 'unavailable');
+    t.regex(reason.message ?? '', /no free session within 1 ms/);
+  }
+});

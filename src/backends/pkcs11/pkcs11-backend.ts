@@ -57,6 +57,8 @@ export interface Pkcs11BackendOptions {
   readonly createMissingKeys?: boolean;
   /** Logged-in sessions kept open; at most this many operations run at once. */
   readonly sessions?: number;
+  /** How long a call waits for a free session before `unavailable` (default 10 s). */
+  readonly sessionWaitMs?: number;
   /** Delays between attempts to reopen a lost token. */
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number; readonly jitter?: () => number };
   /** Injectable timers (tests). */
@@ -188,6 +190,7 @@ export class Pkcs11Backend implements KeyBackend {
       backoff: new ReconnectBackoff({ initialMs: reconnect.initialMs, maxMs: reconnect.maxMs, ...(reconnect.jitter ? { jitter: reconnect.jitter } : {}) }),
       logger: this.#log,
       ...(this.#o.timers ? { timers: this.#o.timers } : {}),
+      ...(this.#o.sessionWaitMs !== undefined ? { maxWaitMs: this.#o.sessionWaitMs } : {}),
       onReconnected: () => {
         for (const key of this.#keys.values()) for (const v of key.versions.values()) v.objects = undefined;
       },

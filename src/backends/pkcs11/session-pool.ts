@@ -31,6 +31,11 @@ export interface SessionPoolOptions {
   readonly backoff: ReconnectBackoff;
   readonly logger: Logger;
   readonly timers?: PoolTimers;
+  /**
+   * How long a call waits for a free session before it is refused with `unavailable`
+   * (a hung token must not queue calls without bound). Default 10 s.
+   */
+  readonly maxWaitMs?: number;
   /** Called after a reconnection: object handles found before it are void. */
   readonly onReconnected?: () => void;
 }
@@ -168,7 +173,25 @@ export class SessionPool {
       this.#leased.add(session);
       return Promise.resolve(session);
     }
-    return new Promise<Handle>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise<Handle>((resolve, reject) => {
+      const maxWaitMs = this.#o.maxWaitMs ?? 10_000;
+      const waiter: Waiter = {
+        resolve: (handle) => {
+          this.#timers.clearTimeout(timer);
+          resolve(handle);
+        },
+        reject: (err) => {
+          this.#timers.clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = this.#timers.setTimeout(() => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        reject(new KeywardError('unavailable', `${this.#o.tokenName}: no free session within ${maxWaitMs} ms`));
+      }, maxWaitMs);
+      this.#waiters.push(waiter);
+    });
   }
 
   #giveBack(session: Handle, generation: number, pkcs11Failure: boolean): void {
