@@ -5,6 +5,7 @@
 import { context, SpanKind, SpanStatusCode, trace, type TextMapGetter, type TracerProvider } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { CallObserver, MetadataReader, ObservedCall } from '../core/call-observer.js';
+import type { SpanScope } from './span-scope.js';
 
 const getter: TextMapGetter<MetadataReader> = {
   keys: () => ['traceparent', 'tracestate'],
@@ -15,10 +16,12 @@ const w3c = new W3CTraceContextPropagator();
 export class CallTracer implements CallObserver {
   readonly #tracer;
   readonly #service: string;
+  readonly #scope: SpanScope | undefined;
 
-  constructor(provider: TracerProvider | undefined, service: string, version: string) {
+  constructor(provider: TracerProvider | undefined, service: string, version: string, scope?: SpanScope) {
     this.#tracer = (provider ?? trace.getTracerProvider()).getTracer('keyward', version);
     this.#service = service;
+    this.#scope = scope;
   }
 
   start(method: string, metadata: MetadataReader): ObservedCall {
@@ -39,7 +42,7 @@ export class CallTracer implements CallObserver {
     );
     const spanContext = trace.setSpan(parent, span);
     return {
-      run: (fn) => context.with(spanContext, fn),
+      run: (fn) => (this.#scope ? this.#scope.run(spanContext, fn) : context.with(spanContext, fn)),
       end: (outcome) => {
         span.setAttributes({
           'rpc.grpc.status_code': outcome.code,

@@ -4,10 +4,11 @@ import { LocalBackend } from '../backends/local/local-backend.js';
 import { Pkcs11Backend } from '../backends/pkcs11/pkcs11-backend.js';
 import { VaultBackend } from '../backends/vault/vault-backend.js';
 import type { BackendConfig } from '../config/config-schema.js';
+import type { BackendTracer } from '../core/backend-tracer.js';
 import type { KeyBackend } from '../core/key-backend.js';
 import type { Logger } from '../core/logger.js';
 
-function buildBackend(name: string, config: BackendConfig, logger: Logger): KeyBackend {
+function buildBackend(name: string, config: BackendConfig, logger: Logger, tracer: BackendTracer): KeyBackend {
   switch (config.type) {
     case 'local':
       return new LocalBackend({
@@ -17,7 +18,7 @@ function buildBackend(name: string, config: BackendConfig, logger: Logger): KeyB
         logger: logger.child({ backend: name }),
       });
     case 'vault':
-      return new VaultBackend({ name, settings: config, logger: logger.child({ backend: name }) });
+      return new VaultBackend({ name, settings: config, logger: logger.child({ backend: name }), tracer });
     case 'pkcs11':
       return new Pkcs11Backend({
         name,
@@ -31,11 +32,12 @@ function buildBackend(name: string, config: BackendConfig, logger: Logger): KeyB
         sessionWaitMs: config.session_wait_ms,
         reconnect: { initialMs: config.reconnect_initial_ms, maxMs: config.reconnect_max_ms },
         logger: logger.child({ backend: name }),
+        tracer,
       });
   }
 }
 
 /** Builds every backend named in the configuration (not yet opened). */
-export function buildBackends(configs: Readonly<Record<string, BackendConfig>>, logger: Logger): Map<string, KeyBackend> {
-  return new Map(Object.entries(configs).map(([name, config]) => [name, buildBackend(name, config, logger)]));
+export function buildBackends(configs: Readonly<Record<string, BackendConfig>>, logger: Logger, tracer: BackendTracer): Map<string, KeyBackend> {
+  return new Map(Object.entries(configs).map(([name, config]) => [name, buildBackend(name, config, logger, tracer)]));
 }

@@ -9,13 +9,16 @@ import { AdminPlaneServer } from '../api/admin-plane-server.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { AuditLogObserver } from '../audit/audit-log-observer.js';
 import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
+import { BackendSpans } from '../audit/backend-spans.js';
 import { CallTracer } from '../audit/call-tracer.js';
+import { SpanScope } from '../audit/span-scope.js';
 import { createMeterProvider } from '../audit/metric-export.js';
 import { createTracerProvider } from '../audit/trace-export.js';
 import { DataPlaneServer } from '../api/data-plane-server.js';
 import { DecryptionDekCache } from '../cache/decryption-dek-cache.js';
 import { EncryptionDekCache } from '../cache/encryption-dek-cache.js';
 import type { Config } from '../config/config-schema.js';
+import { noopBackendTracer } from '../core/backend-tracer.js';
 import { noopCallObserver, type CallObserver } from '../core/call-observer.js';
 import { combineObservers } from '../core/call-observers.js';
 import type { KeyBackend } from '../core/key-backend.js';
@@ -38,7 +41,8 @@ export class KeywardDaemon {
   #dataPlane: DataPlaneServer | undefined;
   #adminPlane: AdminPlaneServer | undefined;
   #stopping: Promise<void> | undefined;
-  #tracerProvider: TracerProvider | undefined;
+  readonly #tracerProvider: TracerProvider | undefined;
+  readonly #spanScope = new SpanScope();
   #auditLog: AuditLog | undefined;
   #meterProvider: MeterProvider | undefined;
   #callMetrics: CallMetrics | undefined;
@@ -46,7 +50,17 @@ export class KeywardDaemon {
   private constructor(config: Config, log: Logger) {
     this.#config = config;
     this.#log = log;
-    this.#backends = buildBackends(config.backends, log);
+    const traces = config.telemetry.traces;
+    if (traces !== undefined) {
+      this.#tracerProvider = createTracerProvider(
+        { protocol: traces.protocol, endpoint: traces.endpoint, exportIntervalMs: traces.export_interval_ms, maxQueueSize: traces.max_queue_size },
+        KEYWARD_VERSION,
+      );
+    }
+    const backendTracer = this.#tracerProvider
+      ? new BackendSpans(this.#tracerProvider.getTracer('keyward.backend', KEYWARD_VERSION), this.#spanScope)
+      : noopBackendTracer;
+    this.#backends = buildBackends(config.backends, log, backendTracer);
     const { encrypt, decrypt } = config.cache;
     this.#encryptCache = new EncryptionDekCache({
       maxAgeMs: encrypt.max_age_ms,
@@ -124,14 +138,9 @@ export class KeywardDaemon {
     const observers: CallObserver[] = [];
     const metrics = this.#metrics(registry);
     if (metrics !== undefined) observers.push(metrics);
-    const traces = this.#config.telemetry.traces;
-    if (traces !== undefined) {
-      this.#tracerProvider ??= createTracerProvider(
-        { protocol: traces.protocol, endpoint: traces.endpoint, exportIntervalMs: traces.export_interval_ms, maxQueueSize: traces.max_queue_size },
-        KEYWARD_VERSION,
-      );
+    if (this.#tracerProvider !== undefined) {
       const service = plane === 'data' ? 'keyward.v1.KeyService' : 'keyward.v1.KeyAdminService';
-      observers.push(new CallTracer(this.#tracerProvider, service, KEYWARD_VERSION));
+      observers.push(new CallTracer(this.#tracerProvider, service, KEYWARD_VERSION, this.#spanScope));
     }
     if (this.#auditLog !== undefined) observers.push(new AuditLogObserver(this.#auditLog, this.#log, plane));
     return observers.length === 0 ? noopCallObserver : combineObservers(observers);

@@ -16,6 +16,7 @@ import {
   type KeySpec,
   type KeyVersions,
 } from '../../core/key-types.js';
+import { noopBackendTracer, type BackendTracer } from '../../core/backend-tracer.js';
 import { KeywardError } from '../../core/keyward-error.js';
 import type { Logger } from '../../core/logger.js';
 import { SecretBytes } from '../../core/secret-bytes.js';
@@ -44,6 +45,8 @@ export const DEFAULT_SESSIONS = 4;
 export interface Pkcs11BackendOptions {
   readonly name: string;
   readonly logger: Logger;
+  /** Child spans of the calling RPC, one per token operation. */
+  readonly tracer?: BackendTracer;
   /** The PKCS#11 library. Default: the token URI's module-path, else DEFAULT_PKCS11_MODULE. */
   readonly modulePath?: string;
   /** The token's label, or a `pkcs11:` URI naming it. Exactly one of token and slotId. */
@@ -503,23 +506,26 @@ export class Pkcs11Backend implements KeyBackend {
     badData?: (err: unknown) => KeywardError,
   ): Promise<T> {
     const key = this.#usableKey(keyId, purpose);
-    for (let attempt = 0; ; attempt++) {
-      let info: HsmVersion | undefined;
-      try {
-        return await this.#withSession(
-          what,
-          async (api, session) => {
-            info = await this.#resolve(api, session, key, version);
-            return fn(api, session, info.objects!, info);
-          },
-          badData,
-        );
-      } catch (err) {
-        if (!(err instanceof KeywardError) || !staleHandleErrors.has(err)) throw err;
-        if (info !== undefined) info.objects = undefined;
-        if (attempt > 0) throw this.#versionGone(key, version);
+    const attributes = { 'keyward.backend': this.name, 'keyward.backend.operation': what, 'keyward.key.id': keyId, 'keyward.key.version': version };
+    return (this.#o.tracer ?? noopBackendTracer).run('pkcs11.operation', attributes, async () => {
+      for (let attempt = 0; ; attempt++) {
+        let info: HsmVersion | undefined;
+        try {
+          return await this.#withSession(
+            what,
+            async (api, session) => {
+              info = await this.#resolve(api, session, key, version);
+              return fn(api, session, info.objects!, info);
+            },
+            badData,
+          );
+        } catch (err) {
+          if (!(err instanceof KeywardError) || !staleHandleErrors.has(err)) throw err;
+          if (info !== undefined) info.objects = undefined;
+          if (attempt > 0) throw this.#versionGone(key, version);
+        }
       }
-    }
+    });
   }
 
   #versionGone(key: HsmKey, version: number): KeywardError {

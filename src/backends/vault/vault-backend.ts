@@ -14,6 +14,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { DataKey, KeyBackend, SignatureScheme, SignInput } from '../../core/key-backend.js';
 import { SCHEMES_BY_ALGORITHM, type KeyPurpose, type KeySpec, type KeyVersions } from '../../core/key-types.js';
+import { noopBackendTracer, type BackendTracer } from '../../core/backend-tracer.js';
 import { KeywardError } from '../../core/keyward-error.js';
 import type { Logger } from '../../core/logger.js';
 import { SecretBytes } from '../../core/secret-bytes.js';
@@ -43,6 +44,8 @@ export interface VaultBackendOptions {
   readonly name: string;
   readonly settings: VaultBackendSettings;
   readonly logger: Logger;
+  /** Child spans of the calling RPC, one per Vault request (retries included). */
+  readonly tracer?: BackendTracer;
   /** Clock and timers (tests). */
   readonly timing?: Timing;
 }
@@ -90,6 +93,7 @@ export class VaultBackend implements KeyBackend {
   readonly #settings: VaultBackendSettings;
   readonly #log: Logger;
   readonly #timing: Timing;
+  readonly #tracer: BackendTracer;
   readonly #redactor = new SecretRedactor();
   readonly #keys = new Map<string, KeyState>();
   readonly #listeners = new Set<VersionListener>();
@@ -105,6 +109,7 @@ export class VaultBackend implements KeyBackend {
     this.#settings = options.settings;
     this.#log = options.logger;
     this.#timing = options.timing ?? systemTiming;
+    this.#tracer = options.tracer ?? noopBackendTracer;
   }
 
   // --- lifecycle --------------------------------------------------------------------------
@@ -570,6 +575,21 @@ export class VaultBackend implements KeyBackend {
     req: { method: 'GET' | 'POST'; path: string; body?: Record<string, unknown>; retry?: RetryMode },
     ctx: Omit<ErrorContext, 'backend' | 'operation'> & { operation: VaultOperation },
     raw = false,
+  ): Promise<Record<string, unknown>> {
+    const attributes = {
+      'keyward.backend': this.name,
+      'keyward.backend.operation': ctx.operation,
+      'http.request.method': req.method,
+      'url.path': `/v1/${req.path}`,
+      ...(ctx.keyId !== undefined ? { 'keyward.key.id': ctx.keyId } : {}),
+    };
+    return this.#tracer.run(`vault ${req.method}`, attributes, () => this.#vaultOnce(req, ctx, raw));
+  }
+
+  async #vaultOnce(
+    req: { method: 'GET' | 'POST'; path: string; body?: Record<string, unknown>; retry?: RetryMode },
+    ctx: Omit<ErrorContext, 'backend' | 'operation'> & { operation: VaultOperation },
+    raw: boolean,
   ): Promise<Record<string, unknown>> {
     try {
       this.#assertOpen();
