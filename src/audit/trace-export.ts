@@ -9,6 +9,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { hostname } from 'node:os';
+import { BoundedSpanProcessor, CountingSpanExporter, SpanExportStats } from './span-export-accounting.js';
 
 export interface TraceExportSettings {
   readonly protocol: 'grpc' | 'http';
@@ -24,20 +25,23 @@ function exporterFor(settings: TraceExportSettings): SpanExporter {
   return new GrpcTraceExporter({ url: settings.endpoint, ...(insecure ? { credentials: credentials.createInsecure() } : {}) });
 }
 
-export function createTracerProvider(settings: TraceExportSettings, serviceVersion: string): TracerProvider {
-  return new TracerProvider({
+export function createTracerProvider(settings: TraceExportSettings, serviceVersion: string): { provider: TracerProvider; stats: SpanExportStats } {
+  const stats = new SpanExportStats();
+  const batcher = new BatchSpanProcessor({
+    exporter: new CountingSpanExporter(exporterFor(settings), stats),
+    scheduledDelayMillis: settings.exportIntervalMs,
+    maxQueueSize: settings.maxQueueSize,
+    maxExportBatchSize: Math.min(512, settings.maxQueueSize),
+    // A span leaves within 5 s of ending or is given up (policy: SIEM within 1 minute).
+    exportTimeoutMillis: 4_000,
+  });
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: 'keyward',
       [ATTR_SERVICE_VERSION]: serviceVersion,
       'host.name': hostname(),
     }),
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter: exporterFor(settings),
-        scheduledDelayMillis: settings.exportIntervalMs,
-        maxQueueSize: settings.maxQueueSize,
-        maxExportBatchSize: Math.min(512, settings.maxQueueSize),
-      }),
-    ],
+    spanProcessors: [new BoundedSpanProcessor(batcher, stats, settings.maxQueueSize)],
   });
+  return { provider, stats };
 }

@@ -12,6 +12,7 @@ import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
 import { BackendSpans } from '../audit/backend-spans.js';
 import { CallTracer } from '../audit/call-tracer.js';
 import { SpanScope } from '../audit/span-scope.js';
+import { registerSpanDropMetric, type SpanExportStats } from '../audit/span-export-accounting.js';
 import { createMeterProvider } from '../audit/metric-export.js';
 import { createTracerProvider } from '../audit/trace-export.js';
 import { DataPlaneServer } from '../api/data-plane-server.js';
@@ -43,6 +44,7 @@ export class KeywardDaemon {
   #stopping: Promise<void> | undefined;
   readonly #tracerProvider: TracerProvider | undefined;
   readonly #spanScope = new SpanScope();
+  #spanStats: SpanExportStats | undefined;
   #auditLog: AuditLog | undefined;
   #meterProvider: MeterProvider | undefined;
   #callMetrics: CallMetrics | undefined;
@@ -52,10 +54,12 @@ export class KeywardDaemon {
     this.#log = log;
     const traces = config.telemetry.traces;
     if (traces !== undefined) {
-      this.#tracerProvider = createTracerProvider(
+      const tracing = createTracerProvider(
         { protocol: traces.protocol, endpoint: traces.endpoint, exportIntervalMs: traces.export_interval_ms, maxQueueSize: traces.max_queue_size },
         KEYWARD_VERSION,
       );
+      this.#tracerProvider = tracing.provider;
+      this.#spanStats = tracing.stats;
     }
     const backendTracer = this.#tracerProvider
       ? new BackendSpans(this.#tracerProvider.getTracer('keyward.backend', KEYWARD_VERSION), this.#spanScope)
@@ -166,7 +170,9 @@ export class KeywardDaemon {
         // Policy §3.6: 7 days' grace for annual rotations, 3 for quarterly ones.
         return { keyId: key.spec.keyId, primaryCreatedAt: primary?.createdAt ?? new Date(), rotationPeriodDays: period, overdueGraceDays: period >= 365 ? 7 : 3 };
       });
-    this.#callMetrics = new CallMetrics(this.#meterProvider.getMeter('keyward', KEYWARD_VERSION), rotationViews);
+    const meter = this.#meterProvider.getMeter('keyward', KEYWARD_VERSION);
+    this.#callMetrics = new CallMetrics(meter, rotationViews);
+    if (this.#spanStats !== undefined) registerSpanDropMetric(meter, this.#spanStats);
     return this.#callMetrics;
   }
 
