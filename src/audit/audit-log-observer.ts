@@ -32,6 +32,7 @@ export class AuditLogObserver implements CallObserver {
           ...(outcome.backend !== undefined ? { backend: outcome.backend } : {}),
           ...(outcome.cacheHit !== undefined ? { cache_hit: outcome.cacheHit } : {}),
           ...(outcome.batchSize !== undefined ? { batch_size: outcome.batchSize } : {}),
+          ...(outcome.dekGenerated ? { dek_generated: true } : {}),
           ...(outcome.peer ? { peer_pid: outcome.peer.pid, peer_uid: outcome.peer.uid, peer_gid: outcome.peer.gid } : {}),
           duration_us: Number((process.hrtime.bigint() - started) / 1000n),
         };

@@ -57,6 +57,12 @@ export class CallTracer implements CallObserver {
             ? { 'keyward.peer.pid': outcome.peer.pid, 'keyward.peer.uid': outcome.peer.uid, 'keyward.peer.gid': outcome.peer.gid }
             : {}),
         });
+        if (outcome.dekGenerated) {
+          span.addEvent('keyward.dek.generated', {
+            ...(outcome.keyId !== undefined ? { 'keyward.key.id': outcome.keyId } : {}),
+            ...(outcome.keyVersion !== undefined ? { 'keyward.key.version': outcome.keyVersion } : {}),
+          });
+        }
         if (outcome.code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.codeName });
         span.end();
       },

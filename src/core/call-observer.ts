@@ -13,6 +13,7 @@ export interface CallOutcome {
   readonly backend?: string;
   readonly cacheHit?: boolean;
   readonly batchSize?: number;
+  readonly dekGenerated?: boolean;
   readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number };
 }
 

@@ -12,6 +12,7 @@ import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
 import { BackendSpans } from '../audit/backend-spans.js';
 import { CallTracer } from '../audit/call-tracer.js';
 import { SpanScope } from '../audit/span-scope.js';
+import { LifecycleEvents } from '../audit/lifecycle-events.js';
 import { registerSpanDropMetric, type SpanExportStats } from '../audit/span-export-accounting.js';
 import { createMeterProvider } from '../audit/metric-export.js';
 import { createTracerProvider } from '../audit/trace-export.js';
@@ -48,6 +49,7 @@ export class KeywardDaemon {
   #auditLog: AuditLog | undefined;
   #meterProvider: MeterProvider | undefined;
   #callMetrics: CallMetrics | undefined;
+  #lifecycle: LifecycleEvents | undefined;
 
   private constructor(config: Config, log: Logger) {
     this.#config = config;
@@ -104,6 +106,12 @@ export class KeywardDaemon {
     registry.onVersionChange((keyId, versions) => {
       for (const v of versions.versions) if (v.state !== 'enabled') keyring.purge(keyId, v.version);
     });
+    this.#lifecycle = new LifecycleEvents({
+      ...(this.#tracerProvider ? { tracer: this.#tracerProvider.getTracer('keyward', KEYWARD_VERSION), scope: this.#spanScope } : {}),
+      ...(this.#auditLog ? { auditLog: this.#auditLog } : {}),
+      logger: this.#log,
+    });
+    this.#reportVersionChanges(registry, this.#lifecycle);
     const deps: ServiceDeps = {
       registry,
       keyring,
@@ -178,7 +186,26 @@ export class KeywardDaemon {
 
   /** SIGHUP. The policy reload lands with the authorization layer. */
   reload(): void {
-    this.#log.info('reload requested: nothing to reload yet (authorization policy arrives with its issue)');
+    this.#lifecycle?.record('policy.reload_requested', { outcome: 'nothing to reload yet' });
+  }
+
+  /** Rotations and version state changes, as lifecycle events (policy §8). */
+  #reportVersionChanges(registry: KeyRegistry, lifecycle: LifecycleEvents): void {
+    const seen = new Map(registry.list().map((k) => [k.spec.keyId, k.versions]));
+    registry.onVersionChange((keyId, versions) => {
+      const before = seen.get(keyId);
+      seen.set(keyId, versions);
+      const backend = registry.get(keyId).backend.name;
+      if (before !== undefined && versions.primaryVersion !== before.primaryVersion) {
+        lifecycle.record('key.rotated', { key_id: keyId, backend, old_version: before.primaryVersion, new_version: versions.primaryVersion });
+      }
+      for (const v of versions.versions) {
+        const was = before?.versions.find((b) => b.version === v.version)?.state;
+        if (was === undefined || was === v.state) continue;
+        const event = v.state === 'destroyed' ? 'key.version_destroyed' : v.state === 'enabled' ? 'key.version_enabled' : 'key.version_disabled';
+        lifecycle.record(event, { key_id: keyId, backend, key_version: v.version, state: v.state, previous_state: was });
+      }
+    });
   }
 
   /** Stops in order; safe to call more than once. */

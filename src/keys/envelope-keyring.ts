@@ -14,6 +14,8 @@ const CACHE_ATTEMPTS = 3;
 export interface SealResult {
   readonly ciphertext: Buffer;
   readonly cacheHit: boolean;
+  /** This call made the backend generate a DEK (concurrent misses share one). */
+  readonly dekGenerated: boolean;
 }
 
 export interface OpenResult {
@@ -36,14 +38,18 @@ export class EnvelopeKeyring {
     const seal = (dek: SecretBytes, wrappedDek: Uint8Array) =>
       sealEnvelope({ dek: dek.expose(), keyId, keyVersion: version, wrappedDek, plaintext, associatedData });
     let cacheHit = true;
+    let dekGenerated = false;
     for (let attempt = 0; attempt < CACHE_ATTEMPTS; attempt++) {
       const active = this.#encryptCache.reserve(keyId, version, plaintext.byteLength);
-      if (active !== undefined) return { ciphertext: seal(active.dek, active.wrapped), cacheHit };
+      if (active !== undefined) return { ciphertext: seal(active.dek, active.wrapped), cacheHit, dekGenerated };
       cacheHit = false;
       await this.#encryptCache.refill(
         keyId,
         version,
-        () => key.backend.generateDataKey(keyId, version),
+        () => {
+          dekGenerated = true;
+          return key.backend.generateDataKey(keyId, version);
+        },
         // Decrypting what we just sealed needs no backend call either.
         (dataKey) => this.#decryptCache.set(keyId, version, dataKey.wrapped, dataKey.plaintext.clone()),
       );
@@ -51,7 +57,7 @@ export class EnvelopeKeyring {
     // Only a cache far smaller than the number of keys in use gets here: a DEK of its own.
     const own = await key.backend.generateDataKey(keyId, version);
     try {
-      return { ciphertext: seal(own.plaintext, own.wrapped), cacheHit: false };
+      return { ciphertext: seal(own.plaintext, own.wrapped), cacheHit: false, dekGenerated: true };
     } finally {
       own.plaintext.dispose();
     }

@@ -24,5 +24,6 @@ export async function encrypt(deps: ServiceDeps, input: EncryptInput, ctx: CallC
   const { version } = deps.registry.primaryVersion(key);
   const sealed = await deps.keyring.seal(key, version, input.plaintext, input.associatedData);
   noteKey(ctx, input.keyId, version, key.backend.name, sealed.cacheHit);
+  if (sealed.dekGenerated && ctx.facts) ctx.facts.dekGenerated = true;
   return { ciphertext: sealed.ciphertext, keyId: input.keyId, keyVersion: version, cacheHit: sealed.cacheHit };
 }

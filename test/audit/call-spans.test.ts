@@ -73,6 +73,13 @@ async function exercise(t: import('ava').ExecutionContext, d: TestDaemon, store:
   t.is(batch.attributes['keyward.batch.size'], 2);
   t.is(batch.attributes['keyward.key.id'], undefined, 'a batch names no single key');
   t.not(batch.traceId, CALLER_TRACE_ID, 'a call without traceparent starts its own trace');
+  t.true(encrypt!.events.some((e) => e.name === 'keyward.dek.generated' && e.attributes['keyward.key.id'] === 'alpha'), 'the DEK generation is an event of the call that caused it');
+  await d.admin.rotateKey({ keyId: 'gamma' }, { metadata });
+  const [rotated] = await store.waitForSpans((s) => s.name === 'keyward.lifecycle.key.rotated');
+  t.like(rotated!.attributes, { 'keyward.event': 'key.rotated', key_id: 'gamma', old_version: 1, new_version: 2 });
+  const [rotateCall] = await store.waitForSpans((s) => s.name === 'keyward.RotateKey');
+  t.is(rotated!.parentSpanId, rotateCall!.spanId, 'the lifecycle span is a child of the admin call');
+  t.is(rotateCall!.traceId, CALLER_TRACE_ID);
   t.deepEqual(leaks(store, [PLAINTEXT, AAD, Buffer.from(dk.plaintextKey)]), [], 'no secret in any exported span');
 }
 

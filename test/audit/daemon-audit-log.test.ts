@@ -31,9 +31,10 @@ test('every call leaves one chained record; the chain verifies; nothing secret i
     .trimEnd()
     .split('\n')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-  t.is(records.length, 6);
+  const operations = records.filter((r) => r['event'] === 'key.operation');
+  t.is(operations.length, 6);
   t.deepEqual(
-    records.map((r) => [r['plane'], r['operation'], r['key_id'], r['outcome']]),
+    operations.map((r) => [r['plane'], r['operation'], r['key_id'], r['outcome']]),
     [
       ['data', 'Encrypt', 'alpha', 'ok'],
       ['data', 'Decrypt', 'alpha', 'ok'],
@@ -43,8 +44,13 @@ test('every call leaves one chained record; the chain verifies; nothing secret i
       ['admin', 'RotateKey', 'gamma', 'ok'],
     ],
   );
-  t.is(records[0]!['key_version'], 1);
-  t.is(records[5]!['key_version'], 2, 'the rotation records the new primary version');
+  t.is(operations[0]!['key_version'], 1);
+  t.is(operations[0]!['dek_generated'], true, 'the first Encrypt made the DEK');
+  t.is(operations[1]!['dek_generated'], undefined);
+  t.is(operations[5]!['key_version'], 2, 'the rotation records the new primary version');
+  const rotated = records.find((r) => r['event'] === 'key.rotated');
+  t.like(rotated, { key_id: 'gamma', backend: 'local', old_version: 1, new_version: 2 });
+  t.is(records.length, 7, 'six calls and one lifecycle event');
   const file = readFileSync(path);
   for (const secret of [PLAINTEXT, AAD, Buffer.from(dk.plaintextKey)]) {
     for (const form of [secret, Buffer.from(secret.toString('hex')), Buffer.from(secret.toString('base64'))]) {
