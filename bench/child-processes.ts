@@ -114,7 +114,7 @@ async function startChild(name: string, args: string[], socketPath: string, opti
 }
 
 /** The daemon's configuration for the run: the local backend, logging off. */
-function daemonConfigYaml(dir: string): string {
+function daemonConfigYaml(dir: string, extraYaml: readonly string[]): string {
   return [
     '# keyward benchmark daemon (temporary; written by bench/run.js)',
     'server:',
@@ -131,14 +131,15 @@ function daemonConfigYaml(dir: string): string {
     '  - { id: mac-hmac, purpose: mac, algorithm: hmac-sha256, backend: local }',
     'log:',
     '  level: silent',
+    ...extraYaml,
     '',
   ].join('\n');
 }
 
 /** `keyward serve --config <dir>/keyward.yaml` in a child process. */
-export function startDaemonChild(dir: string, options: SpawnOptions = {}): Promise<ServerChild> {
+export function startDaemonChild(dir: string, options: SpawnOptions = {}, extraYaml: readonly string[] = []): Promise<ServerChild> {
   const configFile = join(dir, 'keyward.yaml');
-  writeFileSync(configFile, daemonConfigYaml(dir), { mode: 0o600 });
+  writeFileSync(configFile, daemonConfigYaml(dir, extraYaml), { mode: 0o600 });
   return startChild('keyward', [KEYWARD_CLI, 'serve', '--config', configFile], join(dir, 'keyward.sock'), options);
 }
 

@@ -17,6 +17,7 @@ import { runLoad } from './load-runner.js';
 import { summarizeProfile } from './profile-summary.js';
 import { renderReport, type Measurement, type RunInfo, type Scenario, type ScenarioKind } from './report.js';
 import { decryptTarget, echoTarget, encryptBatchTarget, encryptTarget, PAYLOAD_BYTES, payload, type Target } from './targets.js';
+import { runAuditBench } from './audit-bench.js';
 import { runHsmBench } from './hsm-bench.js';
 import { runSigningBench } from './signing-bench.js';
 import { runVaultBench } from './vault-bench.js';
@@ -199,6 +200,7 @@ async function main(): Promise<number> {
   // Profiles are written when the children exit, so stop them first.
   await stopChildren();
   printProfiles(pids);
+  if (wanted('audit')) await runSection('Audit on vs off', runAuditBench);
   if (wanted('signing')) await runSection('Signing (local backend)', runSigningBench);
   if (wanted('hsm')) await runSection('HSM (PKCS#11, SoftHSM2)', runHsmBench);
   if (wanted('vault')) await runSection('Vault Transit (test Vault server)', runVaultBench);
