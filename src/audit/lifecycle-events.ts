@@ -7,6 +7,7 @@ import type { AuditLog } from './audit-log.js';
 import type { SpanScope } from './span-scope.js';
 
 export type LifecycleEvent =
+  | 'key.generated'
   | 'key.version_disabled'
   | 'key.version_destroyed'
   | 'key.version_enabled'

@@ -2,13 +2,13 @@
 // OTLP over gRPC (TCP or a Unix socket to a node-local collector) or HTTP/protobuf,
 // batched so a span leaves within the configured interval, with a bounded queue so a
 // collector outage never blocks or grows the daemon.
-import { credentials } from '@grpc/grpc-js';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as HttpTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { hostname } from 'node:os';
+import { grpcExporterOptions, httpExporterOptions, type OtlpConnection } from './otlp-connection.js';
 import { BoundedSpanProcessor, CountingSpanExporter, SpanExportStats } from './span-export-accounting.js';
 
 export interface TraceExportSettings {
@@ -16,13 +16,12 @@ export interface TraceExportSettings {
   readonly endpoint: string;
   readonly exportIntervalMs: number;
   readonly maxQueueSize: number;
+  readonly connection?: OtlpConnection;
 }
 
 function exporterFor(settings: TraceExportSettings): SpanExporter {
-  if (settings.protocol === 'http') return new HttpTraceExporter({ url: settings.endpoint });
-  // grpc-js assumes TLS for anything but http://; a Unix socket to a local collector is plaintext.
-  const insecure = settings.endpoint.startsWith('http://') || settings.endpoint.startsWith('unix:');
-  return new GrpcTraceExporter({ url: settings.endpoint, ...(insecure ? { credentials: credentials.createInsecure() } : {}) });
+  if (settings.protocol === 'http') return new HttpTraceExporter(httpExporterOptions(settings.endpoint, settings.connection));
+  return new GrpcTraceExporter(grpcExporterOptions(settings.endpoint, settings.connection));
 }
 
 export function createTracerProvider(settings: TraceExportSettings, serviceVersion: string): { provider: TracerProvider; stats: SpanExportStats } {

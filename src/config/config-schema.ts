@@ -136,6 +136,21 @@ const pkcs11BackendSchema = z
 
 const backendSchema = z.discriminatedUnion('type', [localBackendSchema, vaultBackendSchema, pkcs11BackendSchema]);
 
+/** How the daemon reaches an OTLP collector, beyond its endpoint. */
+const otlpConnection = {
+  /** Extra headers (gRPC metadata), each value a secret read from a file or variable. */
+  headers: z.record(z.string().regex(/^[a-z0-9-]+$/, 'expected a lowercase header name'), secretRefSchema).default({}),
+  tls: z
+    .strictObject({
+      ca_file: z.string().min(1).optional(),
+      client_cert_file: z.string().min(1).optional(),
+      client_key: secretRefSchema.optional(),
+      server_name: z.string().min(1).optional(),
+    })
+    .refine((t) => (t.client_cert_file === undefined) === (t.client_key === undefined), { message: 'client_cert_file and client_key go together' })
+    .optional(),
+};
+
 const keySchema = z.strictObject({
   id: z.string().regex(KEY_ID_PATTERN, 'expected 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit'),
   purpose: z.enum(['encrypt', 'sign', 'mac']),
@@ -199,6 +214,7 @@ export const configSchema = z
             protocol: z.enum(['grpc', 'http']),
             /** grpc: http://host:4317 or unix:///path; http: the full URL, e.g. http://host:4318/v1/traces. */
             endpoint: z.string().regex(/^(https?|unix):\/\//, 'expected an http://, https:// or unix:// URL'),
+            ...otlpConnection,
             /** Spans leave at most this long after they end (batching). */
             export_interval_ms: int(100, 5_000).default(1_000),
             /** Spans waiting for export; when the collector is down, spans past this are dropped. */
@@ -211,6 +227,7 @@ export const configSchema = z
             protocol: z.enum(['grpc', 'http']),
             /** grpc: http://host:4317 or unix:///path; http: the full URL, e.g. http://host:4318/v1/metrics. */
             endpoint: z.string().regex(/^(https?|unix):\/\//, 'expected an http://, https:// or unix:// URL'),
+            ...otlpConnection,
             export_interval_ms: int(100, 300_000).default(15_000),
           })
           .optional(),

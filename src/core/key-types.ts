@@ -41,6 +41,8 @@ export interface KeyVersionInfo {
 export interface KeyVersions {
   readonly primaryVersion: number;
   readonly versions: readonly KeyVersionInfo[];
+  /** Set by ensureKey when it generated the key just now (a lifecycle event). */
+  readonly generated?: boolean;
 }
 
 /** Key ids: what the envelope header and backends' object names can carry. */

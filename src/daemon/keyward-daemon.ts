@@ -15,6 +15,9 @@ import { SpanScope } from '../audit/span-scope.js';
 import { LifecycleEvents } from '../audit/lifecycle-events.js';
 import { registerSpanDropMetric, type SpanExportStats } from '../audit/span-export-accounting.js';
 import { createMeterProvider } from '../audit/metric-export.js';
+import type { OtlpConnection } from '../audit/otlp-connection.js';
+import { readSecretRef } from '../config/read-secret-ref.js';
+import { readFileSync } from 'node:fs';
 import { createTracerProvider } from '../audit/trace-export.js';
 import { DataPlaneServer } from '../api/data-plane-server.js';
 import { DecryptionDekCache } from '../cache/decryption-dek-cache.js';
@@ -24,12 +27,39 @@ import { noopBackendTracer } from '../core/backend-tracer.js';
 import { noopCallObserver, type CallObserver } from '../core/call-observer.js';
 import { combineObservers } from '../core/call-observers.js';
 import type { KeyBackend } from '../core/key-backend.js';
+import { KeywardError } from '../core/keyward-error.js';
 import type { Logger } from '../core/logger.js';
 import { EnvelopeKeyring } from '../keys/envelope-keyring.js';
 import { KeyRegistry } from '../keys/key-registry.js';
 import { PublicKeyring } from '../keys/public-keyring.js';
 import type { ServiceDeps } from '../service/service-deps.js';
 import { buildBackends } from './build-backends.js';
+
+type OtlpSettings = NonNullable<Config['telemetry']['traces']> | NonNullable<Config['telemetry']['metrics']>;
+
+/** Headers and TLS material of an OTLP exporter, read from the files and variables named. */
+function otlpConnection(settings: OtlpSettings, where: string): OtlpConnection {
+  const headers: Record<string, string> = {};
+  for (const [name, ref] of Object.entries(settings.headers)) headers[name] = readSecretRef(ref, `${where}.headers.${name}`).toString('utf8').trim();
+  const tls = settings.tls;
+  if (tls === undefined) return { headers };
+  const file = (path: string, field: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new KeywardError('failed-precondition', `${where}.tls.${field}: cannot read ${path}`, { cause: err });
+    }
+  };
+  return {
+    headers,
+    tls: {
+      ...(tls.ca_file ? { ca: file(tls.ca_file, 'ca_file') } : {}),
+      ...(tls.client_cert_file ? { cert: file(tls.client_cert_file, 'client_cert_file') } : {}),
+      ...(tls.client_key ? { key: readSecretRef(tls.client_key, `${where}.tls.client_key`) } : {}),
+      ...(tls.server_name ? { serverName: tls.server_name } : {}),
+    },
+  };
+}
 
 /** The version reported in telemetry. */
 const KEYWARD_VERSION = '0.1.0';
@@ -57,7 +87,13 @@ export class KeywardDaemon {
     const traces = config.telemetry.traces;
     if (traces !== undefined) {
       const tracing = createTracerProvider(
-        { protocol: traces.protocol, endpoint: traces.endpoint, exportIntervalMs: traces.export_interval_ms, maxQueueSize: traces.max_queue_size },
+        {
+          protocol: traces.protocol,
+          endpoint: traces.endpoint,
+          exportIntervalMs: traces.export_interval_ms,
+          maxQueueSize: traces.max_queue_size,
+          connection: otlpConnection(traces, 'telemetry.traces'),
+        },
         KEYWARD_VERSION,
       );
       this.#tracerProvider = tracing.provider;
@@ -96,9 +132,23 @@ export class KeywardDaemon {
       this.#auditLog = await AuditLog.open(config.audit.log, { logger: this.#log.child({ sink: 'audit-log' }) });
     }
     for (const backend of this.#backends.values()) await backend.open();
+    this.#lifecycle = new LifecycleEvents({
+      ...(this.#tracerProvider ? { tracer: this.#tracerProvider.getTracer('keyward', KEYWARD_VERSION), scope: this.#spanScope } : {}),
+      ...(this.#auditLog ? { auditLog: this.#auditLog } : {}),
+      logger: this.#log,
+    });
+    const lifecycle = this.#lifecycle;
     const registry = await KeyRegistry.open(
       config.keys.map((k) => ({ keyId: k.id, purpose: k.purpose, algorithm: k.algorithm, backend: k.backend })),
       this.#backends,
+      (spec, versions) =>
+        lifecycle.record('key.generated', {
+          key_id: spec.keyId,
+          key_type: spec.algorithm,
+          purpose: spec.purpose,
+          backend: spec.backend,
+          key_version: versions.primaryVersion,
+        }),
     );
     const keyring = new EnvelopeKeyring(this.#encryptCache, this.#decryptCache);
     // A version that stops being enabled (disabled, destroyed, below Vault's
@@ -106,12 +156,7 @@ export class KeywardDaemon {
     registry.onVersionChange((keyId, versions) => {
       for (const v of versions.versions) if (v.state !== 'enabled') keyring.purge(keyId, v.version);
     });
-    this.#lifecycle = new LifecycleEvents({
-      ...(this.#tracerProvider ? { tracer: this.#tracerProvider.getTracer('keyward', KEYWARD_VERSION), scope: this.#spanScope } : {}),
-      ...(this.#auditLog ? { auditLog: this.#auditLog } : {}),
-      logger: this.#log,
-    });
-    this.#reportVersionChanges(registry, this.#lifecycle);
+    this.#reportVersionChanges(registry, lifecycle);
     const deps: ServiceDeps = {
       registry,
       keyring,
@@ -165,7 +210,16 @@ export class KeywardDaemon {
     if (this.#callMetrics !== undefined) return this.#callMetrics;
     this.#meterProvider = createMeterProvider(
       {
-        ...(metrics ? { otlp: { protocol: metrics.protocol, endpoint: metrics.endpoint, exportIntervalMs: metrics.export_interval_ms } } : {}),
+        ...(metrics
+          ? {
+              otlp: {
+                protocol: metrics.protocol,
+                endpoint: metrics.endpoint,
+                exportIntervalMs: metrics.export_interval_ms,
+                connection: otlpConnection(metrics, 'telemetry.metrics'),
+              },
+            }
+          : {}),
         ...(prometheus ? { prometheus: { host: prometheus.host, port: prometheus.port } } : {}),
       },
       KEYWARD_VERSION,

@@ -24,13 +24,18 @@ export class KeyRegistry {
   private constructor() {}
 
   /** Makes sure every declared key exists in its backend and records its versions. */
-  static async open(specs: readonly KeySpec[], backends: ReadonlyMap<string, KeyBackend>): Promise<KeyRegistry> {
+  static async open(
+    specs: readonly KeySpec[],
+    backends: ReadonlyMap<string, KeyBackend>,
+    onGenerated?: (spec: KeySpec, versions: KeyVersions) => void,
+  ): Promise<KeyRegistry> {
     const registry = new KeyRegistry();
     for (const spec of specs) {
       const backend = backends.get(spec.backend);
       if (backend === undefined) throw new KeywardError('failed-precondition', `key "${spec.keyId}": no backend "${spec.backend}"`);
-      const versions = await backend.ensureKey(spec);
+      const { generated, ...versions } = await backend.ensureKey(spec);
       registry.#keys.set(spec.keyId, { spec, backend, versions });
+      if (generated) onGenerated?.(spec, versions);
     }
     for (const backend of new Set([...registry.#keys.values()].map((k) => k.backend))) {
       backend.watchVersions?.((keyId, versions) => {

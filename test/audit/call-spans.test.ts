@@ -8,7 +8,10 @@ import { OtlpGrpcReceiver } from '../support/otlp-receiver/otlp-grpc-receiver.js
 import { OtlpHttpReceiver } from '../support/otlp-receiver/otlp-http-receiver.js';
 import type { OtlpStore } from '../support/otlp-receiver/otlp-store.js';
 import { rejectsWithCode } from '../support/grpc-assert.js';
-import { startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
+import { makeTempDir, startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN_ID = '00f067aa0ba902b7';
@@ -83,27 +86,45 @@ async function exercise(t: import('ava').ExecutionContext, d: TestDaemon, store:
   t.deepEqual(leaks(store, [PLAINTEXT, AAD, Buffer.from(dk.plaintextKey)]), [], 'no secret in any exported span');
 }
 
-test('spans over OTLP HTTP/protobuf', async (t) => {
+/** A collector credential in a 0600 file, as the configuration names it. */
+function collectorToken(t: import('ava').ExecutionContext): { token: string; file: string } {
+  const dir = makeTempDir('keyward-otlp-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const token = randomBytes(12).toString('hex');
+  const file = join(dir, 'collector-token');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, file };
+}
+
+test('spans over OTLP HTTP/protobuf, with a header from a file', async (t) => {
   const receiver = await OtlpHttpReceiver.start();
+  const { token, file } = collectorToken(t);
   const d = await startTestDaemon({
-    overrides: { telemetry: { traces: { protocol: 'http', endpoint: receiver.tracesUrl, export_interval_ms: 200 } } },
+    overrides: {
+      telemetry: { traces: { protocol: 'http', endpoint: receiver.tracesUrl, export_interval_ms: 200, headers: { 'x-collector-token': { file } } } },
+    },
   });
   t.teardown(async () => {
     await d.dispose();
     await receiver.stop();
   });
   await exercise(t, d, receiver.store);
+  t.true(receiver.store.requests.every((r) => r.headers['x-collector-token'] === token));
 });
 
-test('spans over OTLP gRPC', async (t) => {
+test('spans over OTLP gRPC, with metadata from a file', async (t) => {
   const receiver = await OtlpGrpcReceiver.start();
+  const { token, file } = collectorToken(t);
   const d = await startTestDaemon({
-    overrides: { telemetry: { traces: { protocol: 'grpc', endpoint: receiver.url, export_interval_ms: 200 } } },
+    overrides: {
+      telemetry: { traces: { protocol: 'grpc', endpoint: receiver.url, export_interval_ms: 200, headers: { 'x-collector-token': { file } } } },
+    },
   });
   t.teardown(async () => {
     await d.dispose();
     await receiver.stop();
   });
   await exercise(t, d, receiver.store);
+  t.true(receiver.store.requests.every((r) => r.headers['x-collector-token'] === token));
 });
 

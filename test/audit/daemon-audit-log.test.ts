@@ -50,7 +50,9 @@ test('every call leaves one chained record; the chain verifies; nothing secret i
   t.is(operations[5]!['key_version'], 2, 'the rotation records the new primary version');
   const rotated = records.find((r) => r['event'] === 'key.rotated');
   t.like(rotated, { key_id: 'gamma', backend: 'local', old_version: 1, new_version: 2 });
-  t.is(records.length, 7, 'six calls and one lifecycle event');
+  const generated = records.filter((r) => r['event'] === 'key.generated').map((r) => r['key_id']);
+  t.deepEqual(generated.sort(), ['alpha', 'beta', 'gamma', 'hmac', 'signer'], 'every key generated at first start is recorded');
+  t.is(records.length, 12, 'five keys generated, six calls, one rotation');
   const file = readFileSync(path);
   for (const secret of [PLAINTEXT, AAD, Buffer.from(dk.plaintextKey)]) {
     for (const form of [secret, Buffer.from(secret.toString('hex')), Buffer.from(secret.toString('base64'))]) {

@@ -172,7 +172,7 @@ export class LocalBackend implements KeyBackend {
     const key: LoadedKey = { file, secrets: new Map(), privateKeys: new Map(), writes: Promise.resolve() };
     for (const v of file.versions) this.#load(key, v.version);
     this.#keys.set(spec.keyId, key);
-    return toVersions(file);
+    return existing === undefined ? { ...toVersions(file), generated: true } : toVersions(file);
   }
 
   async describeKey(keyId: string): Promise<KeyVersions> {

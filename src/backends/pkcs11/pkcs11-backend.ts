@@ -242,6 +242,7 @@ export class Pkcs11Backend implements KeyBackend {
       const found = await this.#scan(spec.keyId);
       const known = this.#keys.get(spec.keyId);
       const key: HsmKey = { keyId: spec.keyId, purpose: spec.purpose, algorithm: spec.algorithm, versions: new Map() };
+      const generated = found.size === 0;
       if (found.size === 0) {
         if (!this.#createMissing) {
           throw new KeywardError(
@@ -260,7 +261,7 @@ export class Pkcs11Backend implements KeyBackend {
         }
       }
       this.#keys.set(spec.keyId, key);
-      return this.#versionsOf(key);
+      return generated ? { ...this.#versionsOf(key), generated: true } : this.#versionsOf(key);
     });
   }
 

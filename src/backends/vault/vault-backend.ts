@@ -210,6 +210,7 @@ export class VaultBackend implements KeyBackend {
     const vaultName = `${this.#settings.key_name_prefix}${spec.keyId}`;
     const expected = TRANSIT_TYPE[spec.algorithm];
     let info = await this.#readKey(spec.keyId, vaultName);
+    const generated = info === undefined;
     if (info === undefined) {
       if (!this.#settings.create_keys) {
         throw new KeywardError(
@@ -243,7 +244,7 @@ export class VaultBackend implements KeyBackend {
     };
     this.#adopt(state, info, false);
     this.#keys.set(spec.keyId, state);
-    return state.versions;
+    return generated ? { ...state.versions, generated: true } : state.versions;
   }
 
   async describeKey(keyId: string): Promise<KeyVersions> {
