@@ -54,6 +54,8 @@ function definitionKeepingBytes(service: DescService): ServiceDefinition {
 export interface OtlpGrpcReceiverOptions {
   /** Listen on 127.0.0.1 and this port (default: a free one, kept across restarts). */
   readonly port?: number;
+  /** Serve TLS with this certificate and key (PEM) instead of plaintext. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** Listen on a Unix socket instead (an absolute path). */
   readonly socketPath?: string;
 }
@@ -65,11 +67,13 @@ export class OtlpGrpcReceiver {
   #server: Server | undefined;
   #port: number;
   readonly #socketPath: string | undefined;
+  readonly #tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   #failure: { code: status; message: string } | undefined;
 
   private constructor(options: OtlpGrpcReceiverOptions) {
     this.#port = options.port ?? 0;
     this.#socketPath = options.socketPath;
+    this.#tls = options.tls;
   }
 
   static async start(options: OtlpGrpcReceiverOptions = {}): Promise<OtlpGrpcReceiver> {
@@ -83,6 +87,7 @@ export class OtlpGrpcReceiver {
    * insecure credentials then: the exporter only infers them for http:// URLs).
    */
   get url(): string {
+    if (this.#tls !== undefined) return `https://127.0.0.1:${this.#port}`;
     return this.#socketPath !== undefined ? `unix://${this.#socketPath}` : `http://127.0.0.1:${this.#port}`;
   }
 
@@ -109,7 +114,11 @@ export class OtlpGrpcReceiver {
     });
     const address = this.#socketPath !== undefined ? `unix:${this.#socketPath}` : `127.0.0.1:${this.#port}`;
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(
+        address,
+        this.#tls ? ServerCredentials.createSsl(null, [{ cert_chain: this.#tls.cert, private_key: this.#tls.key }]) : ServerCredentials.createInsecure(),
+        (err, p) => (err ? reject(err) : resolve(p)),
+      ),
     );
     if (this.#socketPath === undefined) this.#port = port;
     this.#server = server;
