@@ -21,8 +21,8 @@ function cacheKey(keyId: string, version: number, wrapped: Uint8Array): string {
 export class DecryptionDekCache {
   readonly #cache: KeyVersionCache<VersionedSecret>;
 
-  constructor(limits: DecryptionDekLimits) {
-    this.#cache = new KeyVersionCache({ max: limits.maxEntries, ttlMs: limits.ttlMs });
+  constructor(limits: DecryptionDekLimits, onDispose?: (reason: string) => void) {
+    this.#cache = new KeyVersionCache({ max: limits.maxEntries, ttlMs: limits.ttlMs, ...(onDispose ? { onDispose } : {}) });
   }
 
   /** The cached DEK, or undefined. Synchronous: use it before awaiting anything. */

@@ -31,9 +31,9 @@ export class EncryptionDekCache {
   readonly #limits: EncryptionDekLimits;
   readonly #cache: KeyVersionCache<ActiveDek>;
 
-  constructor(limits: EncryptionDekLimits) {
+  constructor(limits: EncryptionDekLimits, onDispose?: (reason: string) => void) {
     this.#limits = limits;
-    this.#cache = new KeyVersionCache({ max: limits.maxKeys, ttlMs: limits.maxAgeMs });
+    this.#cache = new KeyVersionCache({ max: limits.maxKeys, ttlMs: limits.maxAgeMs, ...(onDispose ? { onDispose } : {}) });
   }
 
   /**

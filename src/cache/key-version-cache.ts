@@ -28,12 +28,20 @@ export class KeyVersionCache<E extends VersionedSecret> {
   readonly #sweep: NodeJS.Timeout;
   #closed = false;
 
-  constructor(options: { max: number; ttlMs: number }) {
+  /**
+   * `onDispose` hears why each entry left: 'evict' (size), 'expire' (age), 'delete'
+   * (limit reached, purge, close), 'set' (replaced) — for the eviction metric.
+   */
+  constructor(options: { max: number; ttlMs: number; onDispose?: (reason: string) => void }) {
+    const onDispose = options.onDispose;
     this.#cache = new LRUCache<string, E>({
       max: options.max,
       ttl: options.ttlMs,
       updateAgeOnGet: false,
-      dispose: (entry) => entry.dek.dispose(),
+      dispose: (entry, _key, reason) => {
+        entry.dek.dispose();
+        onDispose?.(reason);
+      },
     });
     this.#sweep = setInterval(() => this.#cache.purgeStale(), Math.max(10, Math.min(options.ttlMs / 4, 10_000)));
     this.#sweep.unref();

@@ -9,6 +9,7 @@ import { AdminPlaneServer } from '../api/admin-plane-server.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { AuditLogObserver } from '../audit/audit-log-observer.js';
 import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
+import { BackendMetrics, cacheDisposalCounter, combineBackendTracers } from '../audit/backend-metrics.js';
 import { BackendSpans } from '../audit/backend-spans.js';
 import { CallTracer } from '../audit/call-tracer.js';
 import { SpanScope } from '../audit/span-scope.js';
@@ -23,7 +24,7 @@ import { DataPlaneServer } from '../api/data-plane-server.js';
 import { DecryptionDekCache } from '../cache/decryption-dek-cache.js';
 import { EncryptionDekCache } from '../cache/encryption-dek-cache.js';
 import type { Config } from '../config/config-schema.js';
-import { noopBackendTracer } from '../core/backend-tracer.js';
+import { noopBackendTracer, type BackendTracer } from '../core/backend-tracer.js';
 import { noopCallObserver, type CallObserver } from '../core/call-observer.js';
 import { combineObservers } from '../core/call-observers.js';
 import type { KeyBackend } from '../core/key-backend.js';
@@ -99,18 +100,19 @@ export class KeywardDaemon {
       this.#tracerProvider = tracing.provider;
       this.#spanStats = tracing.stats;
     }
-    const backendTracer = this.#tracerProvider
-      ? new BackendSpans(this.#tracerProvider.getTracer('keyward.backend', KEYWARD_VERSION), this.#spanScope)
-      : noopBackendTracer;
-    this.#backends = buildBackends(config.backends, log, backendTracer);
+    this.#meterProvider = this.#createMeterProvider();
+    const meter = this.#meterProvider?.getMeter('keyward', KEYWARD_VERSION);
+    const backendTracers: BackendTracer[] = [];
+    if (this.#tracerProvider) backendTracers.push(new BackendSpans(this.#tracerProvider.getTracer('keyward.backend', KEYWARD_VERSION), this.#spanScope));
+    if (meter) backendTracers.push(new BackendMetrics(meter));
+    this.#backends = buildBackends(config.backends, log, backendTracers.length > 0 ? combineBackendTracers(backendTracers) : noopBackendTracer);
+    const disposed = meter ? cacheDisposalCounter(meter) : undefined;
     const { encrypt, decrypt } = config.cache;
-    this.#encryptCache = new EncryptionDekCache({
-      maxAgeMs: encrypt.max_age_ms,
-      maxMessages: encrypt.max_messages,
-      maxBytes: encrypt.max_bytes,
-      maxKeys: encrypt.max_keys,
-    });
-    this.#decryptCache = new DecryptionDekCache({ ttlMs: decrypt.ttl_ms, maxEntries: decrypt.max_entries });
+    this.#encryptCache = new EncryptionDekCache(
+      { maxAgeMs: encrypt.max_age_ms, maxMessages: encrypt.max_messages, maxBytes: encrypt.max_bytes, maxKeys: encrypt.max_keys },
+      disposed && ((reason) => disposed('encrypt', reason)),
+    );
+    this.#decryptCache = new DecryptionDekCache({ ttlMs: decrypt.ttl_ms, maxEntries: decrypt.max_entries }, disposed && ((reason) => disposed('decrypt', reason)));
   }
 
   /** Opens the backends, makes sure every declared key exists, and starts serving. */
@@ -205,10 +207,27 @@ export class KeywardDaemon {
 
   /** One metrics observer for both planes, when OTLP metrics or Prometheus are on. */
   #metrics(registry: KeyRegistry): CallMetrics | undefined {
+    if (this.#callMetrics !== undefined) return this.#callMetrics;
+    if (this.#meterProvider === undefined) return undefined;
+    const periods = new Map(this.#config.keys.map((k) => [k.id, k.rotation_period_days]));
+    const rotationViews = (): KeyRotationView[] =>
+      registry.list().map((key) => {
+        const period = periods.get(key.spec.keyId) ?? (key.spec.purpose === 'encrypt' ? 365 : 90);
+        const primary = key.versions.versions.find((v) => v.version === key.versions.primaryVersion);
+        // Policy §3.6: 7 days' grace for annual rotations, 3 for quarterly ones.
+        return { keyId: key.spec.keyId, primaryCreatedAt: primary?.createdAt ?? new Date(), rotationPeriodDays: period, overdueGraceDays: period >= 365 ? 7 : 3 };
+      });
+    const meter = this.#meterProvider.getMeter('keyward', KEYWARD_VERSION);
+    this.#callMetrics = new CallMetrics(meter, rotationViews);
+    if (this.#spanStats !== undefined) registerSpanDropMetric(meter, this.#spanStats);
+    return this.#callMetrics;
+  }
+
+  /** OTLP metrics and/or the Prometheus endpoint, when configured. */
+  #createMeterProvider(): MeterProvider | undefined {
     const { metrics, prometheus } = this.#config.telemetry;
     if (metrics === undefined && prometheus === undefined) return undefined;
-    if (this.#callMetrics !== undefined) return this.#callMetrics;
-    this.#meterProvider = createMeterProvider(
+    return createMeterProvider(
       {
         ...(metrics
           ? {
@@ -224,18 +243,6 @@ export class KeywardDaemon {
       },
       KEYWARD_VERSION,
     );
-    const periods = new Map(this.#config.keys.map((k) => [k.id, k.rotation_period_days]));
-    const rotationViews = (): KeyRotationView[] =>
-      registry.list().map((key) => {
-        const period = periods.get(key.spec.keyId) ?? (key.spec.purpose === 'encrypt' ? 365 : 90);
-        const primary = key.versions.versions.find((v) => v.version === key.versions.primaryVersion);
-        // Policy §3.6: 7 days' grace for annual rotations, 3 for quarterly ones.
-        return { keyId: key.spec.keyId, primaryCreatedAt: primary?.createdAt ?? new Date(), rotationPeriodDays: period, overdueGraceDays: period >= 365 ? 7 : 3 };
-      });
-    const meter = this.#meterProvider.getMeter('keyward', KEYWARD_VERSION);
-    this.#callMetrics = new CallMetrics(meter, rotationViews);
-    if (this.#spanStats !== undefined) registerSpanDropMetric(meter, this.#spanStats);
-    return this.#callMetrics;
   }
 
   /** SIGHUP. The policy reload lands with the authorization layer. */

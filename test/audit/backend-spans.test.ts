@@ -43,7 +43,10 @@ test('a PKCS#11 operation is a CLIENT child of the Sign that ran it', async (t) 
     overrides: {
       backends: { hsm: { type: 'pkcs11', module: token.module, token: token.label, pin: { file: token.pinFile }, key_prefix: 'spans', create_missing_keys: true } },
       keys: [{ id: 'signer', purpose: 'sign', algorithm: 'ecdsa-p256', backend: 'hsm' }],
-      telemetry: { traces: { protocol: 'http', endpoint: receiver.tracesUrl, export_interval_ms: 200 } },
+      telemetry: {
+        traces: { protocol: 'http', endpoint: receiver.tracesUrl, export_interval_ms: 200 },
+        metrics: { protocol: 'http', endpoint: receiver.metricsUrl, export_interval_ms: 200 },
+      },
     },
   });
   t.teardown(async () => {
@@ -57,4 +60,6 @@ test('a PKCS#11 operation is a CLIENT child of the Sign that ran it', async (t) 
   t.is(child!.kind, 'CLIENT');
   t.like(child!.attributes, { 'keyward.backend': 'hsm', 'keyward.key.id': 'signer', 'keyward.key.version': 1 });
   t.regex(String(child!.attributes['keyward.backend.operation']), /^sign with ecdsa-p256-sha256$/);
+  const [latency] = await receiver.store.waitForMetrics((m) => m.name === 'keyward.backend.duration');
+  t.true(latency!.dataPoints.some((p) => p.attributes['keyward.backend'] === 'hsm' && p.attributes['keyward.outcome'] === 'ok'), 'backend latency is a metric');
 });
