@@ -128,3 +128,18 @@ test('spans over OTLP gRPC, with metadata from a file', async (t) => {
   t.true(receiver.store.requests.every((r) => r.headers['x-collector-token'] === token));
 });
 
+
+test('spans over OTLP gRPC to a node-local collector on a Unix socket', async (t) => {
+  const dir = makeTempDir('keyward-otlp-sock-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const receiver = await OtlpGrpcReceiver.start({ socketPath: join(dir, 'otlp.sock') });
+  const d = await startTestDaemon({ overrides: { telemetry: { traces: { protocol: 'grpc', endpoint: receiver.url, export_interval_ms: 100 } } } });
+  t.teardown(async () => {
+    await d.dispose();
+    await receiver.stop();
+  });
+  t.regex(receiver.url, /^unix:\/\//);
+  await d.client.encrypt({ keyId: 'alpha', plaintext: PLAINTEXT }, { metadata: traceparent() });
+  const [span] = await receiver.store.waitForSpans((s) => s.name === 'keyward.Encrypt');
+  t.is(span!.traceId, CALLER_TRACE_ID);
+});

@@ -130,3 +130,22 @@ test('an invalid configuration stops the start with every problem named by path'
   t.regex(running.output(), /unknown field "colour"/);
   t.false(existsSync(join(dir, 'keyward.sock')));
 });
+
+test('SIGHUP is a recorded lifecycle event (reload hook) and the daemon keeps serving', async (t) => {
+  const dir = makeTempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const auditPath = join(dir, 'audit.jsonl');
+  const running = await startServing(writeConfig(dir, { audit: { log: { path: auditPath, fsync: 'every-record' } } }));
+  t.teardown(() => running.child.kill('SIGKILL'));
+  running.child.kill('SIGHUP');
+  await waitFor(() => running.output().includes('policy.reload_requested'), 'the reload event');
+  const client = createKeyServiceClient(join(dir, 'keyward.sock'));
+  t.teardown(() => client.close());
+  t.is((await client.encrypt({ keyId: 'alpha', plaintext: Buffer.from('after SIGHUP') })).keyId, 'alpha');
+  running.child.kill('SIGTERM');
+  t.is(await running.exited, 0);
+  const { readFileSync } = await import('node:fs');
+  const events = readFileSync(auditPath, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { event: string }).event);
+  t.true(events.includes('policy.reload_requested'));
+  t.true(events.includes('key.operation'));
+});
