@@ -50,7 +50,12 @@ node_modules/.stamp: package.json package-lock.json $(NODE_STAMP)
 # vendored opentelemetry-proto files by their own buf module.
 OTEL_PROTO_DIR := test/support/otlp-receiver
 
-build: deps
+# The SO_PEERCRED addon (native/peer-credentials), built against the pinned Node.
+PEERCRED_ADDON := native/peer-credentials/build/Release/peer_credentials.node
+$(PEERCRED_ADDON): native/peer-credentials/peer-credentials.cc native/peer-credentials/binding.gyp node_modules/.stamp
+	node-gyp rebuild --directory native/peer-credentials --nodedir "$(NODE_HOME)" >/dev/null
+
+build: deps $(PEERCRED_ADDON)
 	buf generate
 	cd $(OTEL_PROTO_DIR) && buf generate --template buf.gen.otel.yaml
 	tsc -p tsconfig.json
@@ -69,7 +74,7 @@ bench: build
 	node dist/bench/run.js
 
 clean:
-	rm -rf dist src/wire/gen $(OTEL_PROTO_DIR)/gen
+	rm -rf dist src/wire/gen $(OTEL_PROTO_DIR)/gen native/peer-credentials/build
 
 distclean: clean
 	rm -rf node_modules .toolchain

@@ -11,6 +11,7 @@ import type { ServiceDeps } from '../service/service-deps.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../service/request-checks.js';
 import { BackendHealth } from './backend-health.js';
 import { keyServiceDefinition, keyServiceHandlers } from './key-service-routes.js';
+import { PEER_CREDENTIALS, readPeerCredentials } from './peer-credentials.js';
 import { closeUnixSocket, listenUnixSocket, type UnixSocketOptions } from './unix-socket-listener.js';
 
 /** Room for protobuf framing around the largest allowed fields. */
@@ -69,6 +70,14 @@ export class DataPlaneServer {
   }
 
   #accept(socket: Socket): void {
+    try {
+      (socket as unknown as Record<symbol, unknown>)[PEER_CREDENTIALS] = readPeerCredentials(socket);
+    } catch (err) {
+      // A peer the kernel cannot describe is not served.
+      this.#options.logger.warn({ err: String(err) }, 'connection without peer credentials refused');
+      socket.destroy();
+      return;
+    }
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     this.#injector.injectConnection(socket);

@@ -55,6 +55,7 @@ import {
 } from '../wire/gen/keyward/v1/key_service_pb.js';
 import { grpcServiceDefinition } from '../wire/grpc-definition.js';
 import { toWireStatus } from './grpc-status.js';
+import { peerOfCall } from './peer-credentials.js';
 
 type Handler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 
@@ -76,10 +77,11 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
       return typeof value === 'string' ? value : undefined;
     });
     const facts: CallFacts = {};
-    const ctx: CallContext = { method, facts };
+    const peer = peerOfCall(call);
+    const ctx: CallContext = { method, facts, ...(peer ? { peer } : {}) };
     observed.run(() => handler(call.request, ctx)).then(
       (response) => {
-        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts });
+        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...(peer ? { peer } : {}) });
         callback(null, response);
         // The serializer wipes secrets it has written out; a call cancelled (or past its
         // deadline) is never serialized, so wipe it here then.
@@ -90,7 +92,7 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
       },
       (err: unknown) => {
         const status = toWireStatus(err, env.log, method);
-        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts });
+        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...(peer ? { peer } : {}) });
         callback({ code: status.code, details: status.message, metadata: undefined });
       },
     );

@@ -54,7 +54,13 @@ export class CallTracer implements CallObserver {
           ...(outcome.cacheHit !== undefined ? { 'keyward.cache.hit': outcome.cacheHit } : {}),
           ...(outcome.batchSize !== undefined ? { 'keyward.batch.size': outcome.batchSize } : {}),
           ...(outcome.peer
-            ? { 'keyward.peer.pid': outcome.peer.pid, 'keyward.peer.uid': outcome.peer.uid, 'keyward.peer.gid': outcome.peer.gid }
+            ? {
+                'keyward.peer.pid': outcome.peer.pid,
+                'keyward.peer.uid': outcome.peer.uid,
+                'keyward.peer.gid': outcome.peer.gid,
+                // Until authorization maps peers to identities, the identity is the uid.
+                'enduser.id': `uid:${outcome.peer.uid}`,
+              }
             : {}),
         });
         if (outcome.dekGenerated) {

@@ -64,6 +64,12 @@ async function exercise(t: import('ava').ExecutionContext, d: TestDaemon, store:
     'keyward.cache.hit': false,
   });
   t.is(encrypt!.resource['service.name'], 'keyward');
+  t.like(encrypt!.attributes, {
+    'keyward.peer.pid': process.pid,
+    'keyward.peer.uid': process.getuid!(),
+    'keyward.peer.gid': process.getgid!(),
+    'enduser.id': `uid:${process.getuid!()}`,
+  }, 'the caller is identified from SO_PEERCRED');
   const decrypts = named('keyward.Decrypt');
   t.is(decrypts.length, 2);
   const ok = decrypts.find((s) => s.attributes['keyward.outcome'] === 'ok')!;

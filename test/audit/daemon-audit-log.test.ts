@@ -45,6 +45,7 @@ test('every call leaves one chained record; the chain verifies; nothing secret i
     ],
   );
   t.is(operations[0]!['key_version'], 1);
+  t.like(operations[0], { peer_pid: process.pid, peer_uid: process.getuid!(), peer_gid: process.getgid!() }, 'the caller, from SO_PEERCRED');
   t.is(operations[0]!['dek_generated'], true, 'the first Encrypt made the DEK');
   t.is(operations[1]!['dek_generated'], undefined);
   t.is(operations[5]!['key_version'], 2, 'the rotation records the new primary version');

@@ -149,3 +149,32 @@ test('SIGHUP is a recorded lifecycle event (reload hook) and the daemon keeps se
   t.true(events.includes('policy.reload_requested'));
   t.true(events.includes('key.operation'));
 });
+
+test('the caller is identified by SO_PEERCRED: a client process under another uid and gid is recorded as such', async (t) => {
+  const dir = makeTempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { chmodSync, readFileSync } = await import('node:fs');
+  chmodSync(dir, 0o755);
+  const auditPath = join(dir, 'audit.jsonl');
+  const running = await startServing(
+    writeConfig(dir, {
+      server: { data_socket: { path: join(dir, 'keyward.sock'), mode: '0666' }, admin_socket: { path: join(dir, 'admin.sock') }, shutdown_grace_ms: 2000 },
+      audit: { log: { path: auditPath, fsync: 'every-record' } },
+    }),
+  );
+  t.teardown(() => running.child.kill('SIGKILL'));
+  // The CLI as an ordinary client process, dropped to uid 4242 / gid 4343.
+  const client = spawnSync(
+    'setpriv',
+    ['--reuid', '4242', '--regid', '4343', '--clear-groups', process.execPath, MAIN, 'encrypt', '--key-id', 'alpha', '--socket', join(dir, 'keyward.sock'), '--base64'],
+    { input: 'from another user' },
+  );
+  t.is(client.status, 0, client.stderr.toString());
+  running.child.kill('SIGTERM');
+  t.is(await running.exited, 0);
+  const records = readFileSync(auditPath, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const call = records.find((r) => r['event'] === 'key.operation' && r['operation'] === 'Encrypt');
+  t.like(call, { peer_uid: 4242, peer_gid: 4343, outcome: 'ok', key_id: 'alpha' });
+  t.not(call?.['peer_pid'], process.pid);
+  t.not(call?.['peer_pid'], running.child.pid);
+});
