@@ -8,7 +8,9 @@ TOOLCHAIN    := $(CURDIR)/.toolchain
 NODE_STAMP   := $(TOOLCHAIN)/.node-$(NODE_VERSION)
 # The `node` npm package installs the binary through an arch-specific package whose
 # folder also carries include/ (the headers node-gyp builds native addons against).
-NODE_HOME     = $(firstword $(wildcard $(TOOLCHAIN)/node_modules/node/node_modules/node-linux-*))
+# ($(shell) rather than $(wildcard): make caches directory listings, and .toolchain is
+# created during the run.)
+NODE_HOME     = $(shell ls -d $(TOOLCHAIN)/node_modules/node/node_modules/node-linux-* 2>/dev/null | head -n 1)
 export PATH  := $(TOOLCHAIN)/node_modules/.bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export npm_config_nodedir = $(NODE_HOME)
 export npm_config_update_notifier := false
