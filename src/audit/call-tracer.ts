@@ -32,10 +32,8 @@ export class CallTracer implements CallObserver {
         kind: SpanKind.SERVER,
         attributes: {
           'rpc.system': 'grpc',
-          'rpc.system.name': 'grpc',
           'rpc.service': this.#service,
           'rpc.method': method,
-          'keyward.operation': method,
         },
       },
       parent,
@@ -46,7 +44,6 @@ export class CallTracer implements CallObserver {
       end: (outcome) => {
         span.setAttributes({
           'rpc.grpc.status_code': outcome.code,
-          'rpc.status_code': outcome.codeName,
           'keyward.outcome': outcome.code === 0 ? 'ok' : outcome.codeName,
           ...(outcome.keyId !== undefined ? { 'keyward.key.id': outcome.keyId } : {}),
           ...(outcome.keyVersion !== undefined ? { 'keyward.key.version': outcome.keyVersion } : {}),
