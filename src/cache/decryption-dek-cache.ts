@@ -45,6 +45,11 @@ export class DecryptionDekCache {
     this.#cache.purge(keyId, version);
   }
 
+  /** A version revoked by purge() may be cached again. */
+  allow(keyId: string, version: number): void {
+    this.#cache.allow(keyId, version);
+  }
+
   purgeStale(): void {
     this.#cache.purgeStale();
   }

@@ -86,6 +86,11 @@ export class EncryptionDekCache {
   }
 
   /** Drops every entry whose age limit has passed (also runs on a timer). */
+  /** A version revoked by purge() may be cached again. */
+  allow(keyId: string, version: number): void {
+    this.#cache.allow(keyId, version);
+  }
+
   purgeStale(): void {
     this.#cache.purgeStale();
   }

@@ -18,6 +18,8 @@ interface PendingLoad {
   cancelled: boolean;
 }
 
+const versionId = (keyId: string, version: number) => `${keyId}#${version}`;
+
 const matches = (e: { keyId: string; version: number }, keyId: string, version?: number) =>
   e.keyId === keyId && (version === undefined || e.version === version);
 
@@ -26,6 +28,8 @@ export class KeyVersionCache<E extends VersionedSecret> {
   readonly #loads = new SingleFlight<void>();
   readonly #pending = new Map<string, PendingLoad>();
   readonly #sweep: NodeJS.Timeout;
+  /** Versions purged as revoked: nothing of theirs is cached again until allowed. */
+  readonly #revoked = new Set<string>();
   #closed = false;
 
   /**
@@ -51,9 +55,9 @@ export class KeyVersionCache<E extends VersionedSecret> {
     return this.#cache.get(key);
   }
 
-  /** Caches `entry`, which the cache then owns; after close() it is zeroized at once. */
+  /** Caches `entry`, which the cache then owns; after close() or revocation it is zeroized at once. */
   set(key: string, entry: E): void {
-    if (this.#closed) entry.dek.dispose();
+    if (this.#closed || this.#revoked.has(versionId(entry.keyId, entry.version))) entry.dek.dispose();
     else this.#cache.set(key, entry);
   }
 
@@ -72,7 +76,7 @@ export class KeyVersionCache<E extends VersionedSecret> {
       this.#pending.set(key, pending);
       try {
         const entry = await produce();
-        if (pending.cancelled) {
+        if (pending.cancelled || this.#revoked.has(versionId(keyId, version))) {
           entry.dek.dispose();
           return;
         }
@@ -84,13 +88,23 @@ export class KeyVersionCache<E extends VersionedSecret> {
     });
   }
 
-  /** Drops (and zeroizes) the entries of a key, or of one of its versions. */
+  /**
+   * Drops (and zeroizes) the entries of a key, or of one of its versions. Purging one
+   * version revokes it: loads that finish later, and new ones, are zeroized instead of
+   * cached, until allow() — so a call racing the revocation cannot re-cache its DEK.
+   */
   purge(keyId: string, version?: number): void {
+    if (version !== undefined) this.#revoked.add(versionId(keyId, version));
     for (const pending of this.#pending.values()) if (matches(pending, keyId, version)) pending.cancelled = true;
     this.#cache.purgeStale();
     const doomed: string[] = [];
     for (const [key, entry] of this.#cache.entries()) if (matches(entry, keyId, version)) doomed.push(key);
     for (const key of doomed) this.#cache.delete(key);
+  }
+
+  /** Lets a version revoked by purge() be cached again (it was enabled again). */
+  allow(keyId: string, version: number): void {
+    this.#revoked.delete(versionId(keyId, version));
   }
 
   /** Drops every entry past its TTL (also runs on the sweep timer). */

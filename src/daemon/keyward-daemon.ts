@@ -156,7 +156,10 @@ export class KeywardDaemon {
     // A version that stops being enabled (disabled, destroyed, below Vault's
     // min_decryption_version) loses its cached DEKs in the same step.
     registry.onVersionChange((keyId, versions) => {
-      for (const v of versions.versions) if (v.state !== 'enabled') keyring.purge(keyId, v.version);
+      for (const v of versions.versions) {
+        if (v.state === 'enabled') keyring.allow(keyId, v.version);
+        else keyring.purge(keyId, v.version);
+      }
     });
     this.#reportVersionChanges(registry, lifecycle);
     const deps: ServiceDeps = {

@@ -84,9 +84,18 @@ export class EnvelopeKeyring {
     }
   }
 
-  /** Zeroizes the cached DEKs of a key version (revocation) or of a whole key. */
+  /**
+   * Zeroizes the cached DEKs of a key version (revocation: nothing of it is cached again
+   * until allow()) or of a whole key.
+   */
   purge(keyId: string, version?: number): void {
     this.#encryptCache.purge(keyId, version);
     this.#decryptCache.purge(keyId, version);
+  }
+
+  /** A version enabled again may use the caches again. */
+  allow(keyId: string, version: number): void {
+    this.#encryptCache.allow(keyId, version);
+    this.#decryptCache.allow(keyId, version);
   }
 }

@@ -107,3 +107,22 @@ test('a purge while a DEK is being made leaves no copy of it in either cache', a
   t.is((await keyring.open(key, parseEnvelope(sealed.ciphertext), Buffer.alloc(0))).plaintext.toString(), 'x');
   t.is(calls.unwrap, 0);
 });
+
+test('revoking a version mid-call: its DEKs are never cached again until the version is allowed again', async (t) => {
+  const { keyring, key, calls, decryptCache } = await setup(t);
+  const sealing = keyring.seal(key, 1, Buffer.from('racing the revocation'), Buffer.alloc(0));
+  keyring.purge('k', 1); // version 1 revoked while its DEK is being made
+  const sealed = await sealing;
+  t.is(decryptCache.size, 0, 'nothing of the revoked version was cached');
+  t.false(sealed.cacheHit);
+  const again = await keyring.seal(key, 1, Buffer.from('still revoked'), Buffer.alloc(0));
+  t.false(again.cacheHit, 'no active DEK of the revoked version was kept');
+  t.is(decryptCache.size, 0);
+  const generatedWhileRevoked = calls.generate;
+  keyring.allow('k', 1);
+  await keyring.seal(key, 1, Buffer.from('enabled again'), Buffer.alloc(0));
+  const cached = await keyring.seal(key, 1, Buffer.from('enabled again'), Buffer.alloc(0));
+  t.true(cached.cacheHit, 'caching resumes once the version is enabled again');
+  t.is(calls.generate, generatedWhileRevoked + 1);
+  t.is(decryptCache.size, 1);
+});
