@@ -49,6 +49,16 @@ export const secretRefSchema = z.union([
   z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name') }),
 ]);
 
+/** TLS towards a server keyward calls (Vault, an OTLP collector). */
+const tlsClientSchema = z
+  .strictObject({
+    ca_file: z.string().min(1).optional(),
+    client_cert_file: z.string().min(1).optional(),
+    client_key: secretRefSchema.optional(),
+    server_name: z.string().min(1).optional(),
+  })
+  .refine((t) => (t.client_cert_file === undefined) === (t.client_key === undefined), { message: 'client_cert_file and client_key go together' });
+
 const localBackendSchema = z.strictObject({
   type: z.literal('local'),
   /** Directory of wrapped key versions; created 0700 if missing. */
@@ -78,15 +88,7 @@ const vaultBackendSchema = z.strictObject({
       mount: vaultMount.default('kubernetes'),
     }),
   ]),
-  tls: z
-    .strictObject({
-      ca_file: z.string().min(1).optional(),
-      client_cert_file: z.string().min(1).optional(),
-      client_key: secretRefSchema.optional(),
-      server_name: z.string().min(1).optional(),
-    })
-    .refine((t) => (t.client_cert_file === undefined) === (t.client_key === undefined), { message: 'client_cert_file and client_key go together' })
-    .optional(),
+  tls: tlsClientSchema.optional(),
   request_timeout_ms: int(100, 120_000).default(5_000),
   retry: z
     .strictObject({ max_attempts: int(1, 10).default(3), base_delay_ms: int(1, 60_000).default(100), max_delay_ms: int(1, 300_000).default(2_000) })
@@ -140,15 +142,7 @@ const backendSchema = z.discriminatedUnion('type', [localBackendSchema, vaultBac
 const otlpConnection = {
   /** Extra headers (gRPC metadata), each value a secret read from a file or variable. */
   headers: z.record(z.string().regex(/^[a-z0-9-]+$/, 'expected a lowercase header name'), secretRefSchema).default({}),
-  tls: z
-    .strictObject({
-      ca_file: z.string().min(1).optional(),
-      client_cert_file: z.string().min(1).optional(),
-      client_key: secretRefSchema.optional(),
-      server_name: z.string().min(1).optional(),
-    })
-    .refine((t) => (t.client_cert_file === undefined) === (t.client_key === undefined), { message: 'client_cert_file and client_key go together' })
-    .optional(),
+  tls: tlsClientSchema.optional(),
 };
 
 const keySchema = z.strictObject({

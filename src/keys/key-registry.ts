@@ -100,6 +100,14 @@ export class KeyRegistry {
     return pending;
   }
 
+  /** The version a caller names (0: the primary), in whatever state, or `not-found`. */
+  namedVersion(key: RegisteredKey, version: number): KeyVersionInfo {
+    const wanted = version === 0 ? key.versions.primaryVersion : version;
+    const info = key.versions.versions.find((v) => v.version === wanted);
+    if (info === undefined) throw new KeywardError('not-found', `key "${key.spec.keyId}" has no version ${wanted}`);
+    return info;
+  }
+
   /** A version that may decrypt or verify now: it exists and is enabled. */
   usableVersion(key: RegisteredKey, version: number): KeyVersionInfo {
     const info = key.versions.versions.find((v) => v.version === version);

@@ -1,7 +1,6 @@
 // Use cases: ComputeMac and VerifyMac — HMAC-SHA-256 with a MAC key. Verification
 // recomputes with the named version (primary by default) and compares in constant time.
 import { timingSafeEqual } from 'node:crypto';
-import { KeywardError } from '../core/keyward-error.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { checkSize, requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -37,9 +36,8 @@ export async function verifyMac(
   requireKeyId(input.keyId);
   checkSize('data', input.data, deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
   const key = deps.registry.forPurpose(input.keyId, 'mac', 'verify a MAC');
-  const version = input.keyVersion === 0 ? key.versions.primaryVersion : input.keyVersion;
-  const info = key.versions.versions.find((v) => v.version === version);
-  if (info === undefined) throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
+  const info = deps.registry.namedVersion(key, input.keyVersion);
+  const version = info.version;
   const result = { keyId: input.keyId, keyVersion: version };
   noteKey(ctx, input.keyId, version, key.backend.name);
   if (info.state !== 'enabled') return { ...result, valid: false };

@@ -3,7 +3,6 @@
 // verify, so relying parties can verify offline (e.g. JWTs from SignJwt).
 import type { KeyObject } from 'node:crypto';
 import type { KeyAlgorithm } from '../core/key-types.js';
-import { KeywardError } from '../core/keyward-error.js';
 import type { RegisteredKey } from '../keys/key-registry.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
@@ -39,10 +38,7 @@ export async function getPublicKey(
 ): Promise<PublicKeyOutput> {
   requireKeyId(input.keyId);
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'export a public key');
-  const version = input.keyVersion === 0 ? key.versions.primaryVersion : input.keyVersion;
-  if (!key.versions.versions.some((v) => v.version === version)) {
-    throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
-  }
+  const { version } = deps.registry.namedVersion(key, input.keyVersion);
   noteKey(ctx, input.keyId, version, key.backend.name);
   const publicKey = await deps.publicKeys.get(key, version);
   const verifying = key.versions.versions.filter((v) => v.state === 'enabled');

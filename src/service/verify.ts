@@ -31,9 +31,8 @@ export async function verify(deps: ServiceDeps, input: VerifyInputs, ctx: CallCo
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'verify');
   const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
   const signInput = toSignInput(input, scheme, deps.limits);
-  const version = input.keyVersion === 0 ? key.versions.primaryVersion : input.keyVersion;
-  const info = key.versions.versions.find((v) => v.version === version);
-  if (info === undefined) throw new KeywardError('not-found', `key "${input.keyId}" has no version ${version}`);
+  const info = deps.registry.namedVersion(key, input.keyVersion);
+  const version = info.version;
   const result = { keyId: input.keyId, keyVersion: version };
   noteKey(ctx, input.keyId, version, key.backend.name);
   if (info.state !== 'enabled') return { ...result, valid: false };
