@@ -5,38 +5,16 @@
 // seal to the expected bytes and open to the message, invalid ones (modified tags …) must
 // be refused. Keys are session objects (CKA_TOKEN false) imported for the test only.
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { gcmMechanism } from '../../src/backends/pkcs11/wrapped-dek.js';
 import { createSoftHsmToken, openRawSession } from '../support/softhsm-token.js';
+import { hex, loadWycheproof, type AesGcmGroup } from '../support/wycheproof.js';
 
-interface Vector {
-  tcId: number;
-  key: string;
-  iv: string;
-  aad: string;
-  msg: string;
-  ct: string;
-  tag: string;
-  result: 'valid' | 'invalid' | 'acceptable';
-}
-interface Group {
-  keySize: number;
-  ivSize: number;
-  tagSize: number;
-  tests: Vector[];
-}
-
-const VECTORS_PATH = resolve(process.cwd(), '..', 'shared', 'testdata', 'wycheproof', 'aes_gcm_test.json');
 const token = createSoftHsmToken('wycheproof');
 test.after.always(() => token.cleanup());
-const hex = (s: string) => Buffer.from(s, 'hex');
 
 test('Wycheproof AES-256-GCM (96-bit IV, 128-bit tag) through the token: every valid vector seals and opens, every invalid one is refused', async (t) => {
-  if (!existsSync(VECTORS_PATH)) throw new Error(`Wycheproof vectors not found at ${VECTORS_PATH} (run ava from the repository root)`);
-  const file = JSON.parse(readFileSync(VECTORS_PATH, 'utf8')) as { algorithm: string; testGroups: Group[] };
-  t.is(file.algorithm, 'AES-GCM');
+  const file = loadWycheproof<AesGcmGroup>('aes_gcm_test.json', 'AES-GCM');
   const vectors = file.testGroups.filter((g) => g.keySize === 256 && g.ivSize === 96 && g.tagSize === 128).flatMap((g) => g.tests);
   t.is(vectors.length, 66, 'the vectors of the shape the wrap path uses');
 

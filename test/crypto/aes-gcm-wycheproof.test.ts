@@ -5,52 +5,14 @@
 // 257-byte IV are refused by node:crypto with ERR_CRYPTO_INVALID_IV. They are counted
 // and reported as unsupported (never a wrong result); the envelope uses 12-byte nonces.
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { aesGcmOpen, aesGcmSeal } from '../../src/crypto/aes-gcm.js';
+import { hex, loadWycheproof, type AesGcmGroup, type AesGcmVector } from '../support/wycheproof.js';
 
-interface WycheproofTest {
-  tcId: number;
-  comment: string;
-  flags: string[];
-  key: string;
-  iv: string;
-  aad: string;
-  msg: string;
-  ct: string;
-  tag: string;
-  result: 'valid' | 'invalid' | 'acceptable';
+type WycheproofTest = AesGcmVector;
+
+function loadVectors() {
+  return loadWycheproof<AesGcmGroup>('aes_gcm_test.json', 'AES-GCM');
 }
-
-interface WycheproofGroup {
-  type: string;
-  keySize: number;
-  ivSize: number;
-  tagSize: number;
-  tests: WycheproofTest[];
-}
-
-interface WycheproofFile {
-  algorithm: string;
-  numberOfTests: number;
-  testGroups: WycheproofGroup[];
-}
-
-// The repository is the working directory of ava; the shared test data is its sibling.
-const VECTORS_PATH = resolve(process.cwd(), '..', 'shared', 'testdata', 'wycheproof', 'aes_gcm_test.json');
-
-function loadVectors(): WycheproofFile {
-  if (!existsSync(VECTORS_PATH)) {
-    throw new Error(`Wycheproof AES-GCM vectors not found at ${VECTORS_PATH} (run ava from the repository root)`);
-  }
-  const parsed = JSON.parse(readFileSync(VECTORS_PATH, 'utf8')) as WycheproofFile;
-  if (parsed.algorithm !== 'AES-GCM' || !Array.isArray(parsed.testGroups)) {
-    throw new Error(`${VECTORS_PATH} is not a Wycheproof AES-GCM file`);
-  }
-  return parsed;
-}
-
-const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 
 /** The largest GCM IV OpenSSL 3 accepts (its GCM_IV_MAX_SIZE). */
 const OPENSSL_MAX_GCM_IV_BYTES = 128;

@@ -4,8 +4,6 @@
 // P1363), RSA-4096 PKCS#1 v1.5 and PSS, and HMAC-SHA-256.
 import test from 'ava';
 import { createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { SignatureScheme } from '../../src/core/key-backend.js';
 import type { KeyAlgorithm, KeyPurpose, KeySpec } from '../../src/core/key-types.js';
 import { KeyRegistry } from '../../src/keys/key-registry.js';
@@ -15,8 +13,7 @@ import type { ServiceDeps } from '../../src/service/service-deps.js';
 import type { SignatureEncoding } from '../../src/service/sign.js';
 import { verify } from '../../src/service/verify.js';
 import { ImportedKeyBackend, type ImportedKey } from '../support/imported-key-backend.js';
-
-const DIR = join(process.cwd(), '..', 'shared', 'testdata', 'wycheproof');
+import { loadWycheproof, type WycheproofFile } from '../support/wycheproof.js';
 
 interface Vector {
   tcId: number;
@@ -31,13 +28,10 @@ interface Group {
   tagSize?: number;
   tests: Vector[];
 }
-interface Suite {
-  numberOfTests: number;
-  testGroups: Group[];
-}
+type Suite = WycheproofFile<Group>;
 
 function load(file: string): Suite {
-  return JSON.parse(readFileSync(join(DIR, file), 'utf8')) as Suite;
+  return loadWycheproof<Group>(file);
 }
 
 const LIMITS = { maxPlaintextBytes: 1 << 20, maxAssociatedDataBytes: 1 << 16, maxBatchItems: 10, maxBatchBytes: 1 << 20 };
