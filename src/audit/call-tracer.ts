@@ -2,7 +2,7 @@
 // context from the gRPC metadata. Attributes follow OpenTelemetry's RPC conventions
 // where they exist (docs/tracing.md) and carry only metadata: key id and version,
 // outcome, cache hit, backend, batch size, peer — never plaintext, data or keys.
-import { context, SpanKind, SpanStatusCode, trace, type TextMapGetter, type TracerProvider } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TextMapGetter, type TracerProvider } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { CallObserver, MetadataReader, ObservedCall } from '../core/call-observer.js';
 import type { SpanScope } from './span-scope.js';
@@ -16,16 +16,16 @@ const w3c = new W3CTraceContextPropagator();
 export class CallTracer implements CallObserver {
   readonly #tracer;
   readonly #service: string;
-  readonly #scope: SpanScope | undefined;
+  readonly #scope: SpanScope;
 
-  constructor(provider: TracerProvider | undefined, service: string, version: string, scope?: SpanScope) {
-    this.#tracer = (provider ?? trace.getTracerProvider()).getTracer('keyward', version);
+  constructor(provider: TracerProvider, service: string, version: string, scope: SpanScope) {
+    this.#tracer = provider.getTracer('keyward', version);
     this.#service = service;
     this.#scope = scope;
   }
 
   start(method: string, metadata: MetadataReader): ObservedCall {
-    const parent = w3c.extract(context.active(), metadata, getter);
+    const parent = w3c.extract(ROOT_CONTEXT, metadata, getter);
     const span = this.#tracer.startSpan(
       `keyward.${method}`,
       {
@@ -40,7 +40,7 @@ export class CallTracer implements CallObserver {
     );
     const spanContext = trace.setSpan(parent, span);
     return {
-      run: (fn) => (this.#scope ? this.#scope.run(spanContext, fn) : context.with(spanContext, fn)),
+      run: (fn) => this.#scope.run(spanContext, fn),
       end: (outcome) => {
         span.setAttributes({
           'rpc.grpc.status_code': outcome.code,

@@ -85,6 +85,8 @@ export class KeyRegistry {
    */
   async withVersion(keyId: string, version: number): Promise<RegisteredKey> {
     const key = this.get(keyId);
+    // The hot path (Decrypt of a known version) allocates nothing here.
+    if (key.versions.versions.some((v) => v.version === version)) return key;
     const newest = Math.max(0, ...key.versions.versions.map((v) => v.version));
     if (version <= newest) return key;
     // Callers choose the version in a ciphertext header: at most one backend refresh

@@ -25,6 +25,7 @@ export async function decrypt(deps: ServiceDeps, input: DecryptInput, ctx: CallC
   deps.registry.forPurpose(envelope.keyId, 'encrypt', 'decrypt');
   const key = await deps.registry.withVersion(envelope.keyId, envelope.keyVersion);
   deps.registry.usableVersion(key, envelope.keyVersion);
+  // Noted before opening, so a failed authentication is still reported against its key.
   noteKey(ctx, envelope.keyId, envelope.keyVersion, key.backend.name);
   const opened = await deps.keyring.open(key, envelope, input.associatedData);
   noteKey(ctx, envelope.keyId, envelope.keyVersion, key.backend.name, opened.cacheHit);
