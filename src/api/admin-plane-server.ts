@@ -2,14 +2,17 @@
 // (0600). One socket speaks gRPC (HTTP/2) and Connect JSON (HTTP/1.1 or HTTP/2): the
 // first bytes of each connection say which, so `curl --unix-socket admin.sock` works
 // without flags, and so does any gRPC client.
+import { createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createServer as createHttp1Server, type Server as Http1Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { CallObserver } from '../core/call-observer.js';
+import type { CallerSource } from '../core/caller.js';
 import type { Logger } from '../core/logger.js';
 import type { KeyCatalog } from '../service/key-administration.js';
-import { keyAdminRoutes } from './key-admin-routes.js';
+import { connectionCallersKey, keyAdminRoutes } from './key-admin-routes.js';
+import { callersOfSocket, identifyConnection } from './peer-credentials.js';
 import { closeUnixSocket, listenUnixSocket, type UnixSocketOptions } from './unix-socket-listener.js';
 
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -21,6 +24,8 @@ export interface AdminPlaneOptions {
   readonly logger: Logger;
   /** Sees every admin call (span, audit record: rotations are lifecycle events). */
   readonly observer: CallObserver;
+  /** Identifies each connection's peer and authorizes its calls (key-admin, key-auditor). */
+  readonly callers: CallerSource;
 }
 
 export class AdminPlaneServer {
@@ -40,6 +45,8 @@ export class AdminPlaneServer {
       grpc: true,
       grpcWeb: true,
       connect: true,
+      // HTTP/1.1 requests carry the socket itself; HTTP/2 ones a proxy that forwards to it.
+      contextValues: (req) => createContextValues().set(connectionCallersKey, callersOfSocket(req.socket)),
     });
     this.#http1 = createHttp1Server(handler);
     this.#http2 = createHttp2Server(handler);
@@ -56,6 +63,13 @@ export class AdminPlaneServer {
 
   /** Hands the connection to the HTTP/2 or HTTP/1.1 server by its first bytes. */
   #route(socket: Socket): void {
+    try {
+      identifyConnection(socket, this.#options.callers, 'admin');
+    } catch (err) {
+      this.#options.logger.warn({ err: String(err), cause: String((err as Error).cause ?? '') }, 'connection refused: peer not identified');
+      socket.destroy();
+      return;
+    }
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     socket.once('readable', () => {

@@ -1,17 +1,18 @@
 // The data plane: keyward.v1.KeyService and grpc.health.v1 served by grpc-js on
 // keyward.sock. We accept connections on our own net.Server and inject them into
-// grpc-js, so the socket file, its mode and (with authorization) the peer credentials
-// of each connection stay in our hands.
+// grpc-js, so the socket file, its mode and the identity of each connection's peer
+// (SO_PEERCRED + /proc, read at accept) stay in our hands.
 import { Server, ServerCredentials, type ConnectionInjector } from '@grpc/grpc-js';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { CallObserver } from '../core/call-observer.js';
+import type { CallerSource } from '../core/caller.js';
 import type { KeyBackend } from '../core/key-backend.js';
 import type { Logger } from '../core/logger.js';
 import type { ServiceDeps } from '../service/service-deps.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../service/request-checks.js';
 import { BackendHealth } from './backend-health.js';
 import { keyServiceDefinition, keyServiceHandlers } from './key-service-routes.js';
-import { PEER_CREDENTIALS, readPeerCredentials } from './peer-credentials.js';
+import { identifyConnection } from './peer-credentials.js';
 import { closeUnixSocket, listenUnixSocket, type UnixSocketOptions } from './unix-socket-listener.js';
 
 /** Room for protobuf framing around the largest allowed fields. */
@@ -24,6 +25,8 @@ export interface DataPlaneOptions {
   readonly logger: Logger;
   /** Sees every call (audit spans); a no-op when telemetry is off. */
   readonly observer: CallObserver;
+  /** Identifies each connection's peer and authorizes its calls. */
+  readonly callers: CallerSource;
 }
 
 /** The largest request the limits allow, so grpc-js refuses only what we would refuse. */
@@ -71,10 +74,10 @@ export class DataPlaneServer {
 
   #accept(socket: Socket): void {
     try {
-      (socket as unknown as Record<symbol, unknown>)[PEER_CREDENTIALS] = readPeerCredentials(socket);
+      identifyConnection(socket, this.#options.callers, 'data');
     } catch (err) {
-      // A peer the kernel cannot describe is not served.
-      this.#options.logger.warn({ err: String(err) }, 'connection without peer credentials refused');
+      // A peer that cannot be identified is not served.
+      this.#options.logger.warn({ err: String(err), cause: String((err as Error).cause ?? '') }, 'connection refused: peer not identified');
       socket.destroy();
       return;
     }

@@ -2,9 +2,12 @@
 // through the same mapping as the data plane (grpc-status.ts).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, createContextKey, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { CallObserver } from '../core/call-observer.js';
+import type { Caller, ConnectionCallers } from '../core/caller.js';
+import { KeywardError } from '../core/keyward-error.js';
+import { denialOf, identityOf } from './caller-outcome.js';
 import type { KeyAlgorithm as Algorithm, KeyPurpose as Purpose, KeyVersionState as State } from '../core/key-types.js';
 import type { Logger } from '../core/logger.js';
 import type { KeyCatalog } from '../service/key-administration.js';
@@ -60,6 +63,9 @@ function toKey(d: KeyDescription) {
   });
 }
 
+/** The callers of the connection a request came on (set by the admin plane server). */
+export const connectionCallersKey = createContextKey<ConnectionCallers | undefined>(undefined, { description: 'keyward connection callers' });
+
 interface AdminEnv {
   readonly log: Logger;
   readonly observer: CallObserver;
@@ -77,13 +83,22 @@ async function guarded<T>(
 ): Promise<T> {
   const observed = env.observer.start(method, (key) => handler.requestHeader.get(key) ?? undefined);
   const facts: CallFacts = {};
+  const callers = handler.values.get(connectionCallersKey);
+  let caller: Caller | undefined;
   try {
-    const result = await observed.run(async () => run({ method, facts }, facts));
-    observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts });
+    const result = await observed.run(async () => {
+      if (callers === undefined) throw new KeywardError('unauthenticated', 'caller not identified');
+      // The admin socket takes no bearer token: its callers are local administrators.
+      caller = await callers.callerFor(undefined);
+      const out = await run({ method, facts, caller }, facts);
+      callers.recheck(caller);
+      return out;
+    });
+    observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(caller, callers) });
     return result;
   } catch (err) {
     const status = toWireStatus(err, env.log, method);
-    observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts });
+    observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...identityOf(caller, callers), ...denialOf(err) });
     throw new ConnectError(status.message, status.code as number as Code);
   }
 }

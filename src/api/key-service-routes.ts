@@ -6,7 +6,8 @@ import { create } from '@bufbuild/protobuf';
 import { status as GrpcStatus, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { CallObserver } from '../core/call-observer.js';
 import type { SignatureScheme } from '../core/key-backend.js';
-import type { KeywardError } from '../core/keyward-error.js';
+import type { Caller } from '../core/caller.js';
+import { KeywardError } from '../core/keyward-error.js';
 import type { Logger } from '../core/logger.js';
 import { decryptBatch, encryptBatch, type ItemResult } from '../service/batch.js';
 import type { CallContext, CallFacts } from '../service/call-context.js';
@@ -55,7 +56,8 @@ import {
 } from '../wire/gen/keyward/v1/key_service_pb.js';
 import { grpcServiceDefinition } from '../wire/grpc-definition.js';
 import { toWireStatus } from './grpc-status.js';
-import { peerOfCall } from './peer-credentials.js';
+import { denialOf, identityOf } from './caller-outcome.js';
+import { callersOfCall } from './peer-credentials.js';
 
 type Handler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 
@@ -66,22 +68,36 @@ interface RouteEnv {
 }
 
 /**
- * One unary route: runs the use case inside the call's observation (its audit span),
- * maps errors in the one place, and reports the outcome with what the use case noted.
- * (The peer arrives with the authorization layer.)
+ * One unary route: identifies the caller (its connection's peer, and a bearer token in
+ * mesh sidecar mode), runs the use case inside the call's observation (its audit span),
+ * re-checks the peer process before the response leaves, maps errors in the one place,
+ * and reports the outcome with what the use case noted.
  */
 function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Res>, wipe?: (response: Res) => void): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const observed = env.observer.start(method, (key) => {
+    const metadata = (key: string) => {
       const value = call.metadata.get(key)[0];
       return typeof value === 'string' ? value : undefined;
-    });
+    };
+    const observed = env.observer.start(method, metadata);
     const facts: CallFacts = {};
-    const peer = peerOfCall(call);
-    const ctx: CallContext = { method, facts, ...(peer ? { peer } : {}) };
-    observed.run(() => handler(call.request, ctx)).then(
+    const callers = callersOfCall(call);
+    let caller: Caller | undefined;
+    const run = async () => {
+      if (callers === undefined) throw new KeywardError('unauthenticated', 'caller not identified');
+      caller = await callers.callerFor(metadata('authorization'));
+      const response = await handler(call.request, { method, facts, caller });
+      try {
+        callers.recheck(caller);
+      } catch (err) {
+        wipe?.(response);
+        throw err;
+      }
+      return response;
+    };
+    observed.run(run).then(
       (response) => {
-        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...(peer ? { peer } : {}) });
+        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(caller, callers) });
         callback(null, response);
         // The serializer wipes secrets it has written out; a call cancelled (or past its
         // deadline) is never serialized, so wipe it here then.
@@ -92,7 +108,7 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
       },
       (err: unknown) => {
         const status = toWireStatus(err, env.log, method);
-        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...(peer ? { peer } : {}) });
+        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...identityOf(caller, callers), ...denialOf(err) });
         callback({ code: status.code, details: status.message, metadata: undefined });
       },
     );

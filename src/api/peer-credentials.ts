@@ -1,10 +1,11 @@
-// The peer credentials of a connection on the data socket (SO_PEERCRED: pid, uid, gid),
-// read once at accept through the native addon in native/peer-credentials, and attached
-// to the socket so each call on that connection knows its peer.
+// The peer of a connection on either socket: SO_PEERCRED (pid, uid, gid) read once at
+// accept through the native addon in native/peer-credentials, turned into the
+// connection's callers by the authz layer and attached to the socket, so each call on
+// that connection knows who makes it.
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { PeerCredentials } from '../service/call-context.js';
+import type { CallerSource, ConnectionCallers, PeerCredentials } from '../core/caller.js';
 
 interface Addon {
   peerCredentials(fd: number): PeerCredentials;
@@ -13,8 +14,8 @@ interface Addon {
 const ADDON_PATH = fileURLToPath(new URL('../../../native/peer-credentials/build/Release/peer_credentials.node', import.meta.url));
 const addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
 
-/** Where the credentials are kept on the socket (grpc-js's session proxy forwards it). */
-export const PEER_CREDENTIALS = Symbol.for('keyward.peerCredentials');
+/** Where the connection's callers are kept on the socket (grpc-js's and http2's session proxies forward it). */
+const CONNECTION_CALLERS = Symbol.for('keyward.connectionCallers');
 
 /** Reads SO_PEERCRED of an accepted Unix socket, or undefined when it has no fd. */
 export function readPeerCredentials(socket: Socket): PeerCredentials | undefined {
@@ -23,8 +24,22 @@ export function readPeerCredentials(socket: Socket): PeerCredentials | undefined
   return addon.peerCredentials(fd);
 }
 
-/** The credentials attached to the connection of a grpc-js call, if any. */
-export function peerOfCall(call: unknown): PeerCredentials | undefined {
-  const stream = (call as { call?: { stream?: { session?: { socket?: Record<symbol, unknown> } } } }).call?.stream;
-  return stream?.session?.socket?.[PEER_CREDENTIALS] as PeerCredentials | undefined;
+/**
+ * Identifies the peer of a freshly accepted socket and attaches its callers. Throws when
+ * the peer cannot be identified; the caller of this function then refuses the connection.
+ */
+export function identifyConnection(socket: Socket, callers: CallerSource, plane: 'data' | 'admin'): void {
+  const peer = readPeerCredentials(socket);
+  if (peer === undefined) throw new Error('the socket has no file descriptor to read SO_PEERCRED from');
+  (socket as unknown as Record<symbol, unknown>)[CONNECTION_CALLERS] = callers.connect(peer, plane);
+}
+
+/** The callers attached to a socket (or to the proxy http2 puts in front of it). */
+export function callersOfSocket(socket: unknown): ConnectionCallers | undefined {
+  return (socket as Record<symbol, unknown> | undefined)?.[CONNECTION_CALLERS] as ConnectionCallers | undefined;
+}
+
+/** The callers of the connection a grpc-js call arrived on. */
+export function callersOfCall(call: unknown): ConnectionCallers | undefined {
+  return callersOfSocket((call as { call?: { stream?: { session?: { socket?: unknown } } } }).call?.stream?.session?.socket);
 }

@@ -29,7 +29,7 @@ export class CallMetrics implements CallObserver {
       advice: { explicitBucketBoundaries: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000] },
     });
     this.#cache = meter.createCounter('keyward.dek_cache.lookups', { description: 'DEK cache lookups by hit or miss' });
-    this.#denied = meter.createCounter('keyward.rpc.denied', { description: 'Calls refused with PERMISSION_DENIED' });
+    this.#denied = meter.createCounter('keyward.rpc.denied', { description: 'Calls refused with PERMISSION_DENIED or UNAUTHENTICATED' });
     const age = meter.createObservableGauge('keyward.key.primary_age', { description: 'Age of the primary version', unit: 's' });
     const overdue = meter.createObservableGauge('keyward.key.rotation_overdue', {
       description: '1 when the primary version is older than its rotation period plus grace (policy §3.6)',
@@ -57,7 +57,9 @@ export class CallMetrics implements CallObserver {
         this.#calls.add(1, { 'rpc.method': method, 'keyward.outcome': result, ...(outcome.keyId ? { 'keyward.key.id': outcome.keyId } : {}) });
         this.#duration.record(performance.now() - started, { 'rpc.method': method, 'keyward.outcome': result });
         if (outcome.cacheHit !== undefined) this.#cache.add(1, { 'rpc.method': method, 'keyward.cache.hit': outcome.cacheHit });
-        if (outcome.codeName === 'PERMISSION_DENIED') this.#denied.add(1, { 'rpc.method': method });
+        if (outcome.codeName === 'PERMISSION_DENIED' || outcome.codeName === 'UNAUTHENTICATED') {
+          this.#denied.add(1, { 'rpc.method': method, 'keyward.outcome': result });
+        }
       },
     };
   }

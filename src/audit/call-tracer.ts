@@ -2,9 +2,10 @@
 // context from the gRPC metadata. Attributes follow OpenTelemetry's RPC conventions
 // where they exist (docs/tracing.md) and carry only metadata: key id and version,
 // outcome, cache hit, backend, batch size, peer — never plaintext, data or keys.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TextMapGetter, type TracerProvider } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, type Attributes, SpanStatusCode, trace, type TextMapGetter, type TracerProvider } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { CallObserver, MetadataReader, ObservedCall } from '../core/call-observer.js';
+import type { CallerIdentity } from '../core/caller.js';
 import type { SpanScope } from './span-scope.js';
 
 const getter: TextMapGetter<MetadataReader> = {
@@ -12,6 +13,21 @@ const getter: TextMapGetter<MetadataReader> = {
   get: (read, key) => read(key),
 };
 const w3c = new W3CTraceContextPropagator();
+
+/** The caller as span attributes: OpenTelemetry's names where they exist (docs/tracing.md). */
+function callerAttributes(caller: CallerIdentity): Attributes {
+  return {
+    'keyward.peer.pid': caller.peer.pid,
+    'keyward.peer.uid': caller.peer.uid,
+    'keyward.peer.gid': caller.peer.gid,
+    'enduser.id': caller.subject,
+    ...(caller.exe !== undefined ? { 'process.executable.path': caller.exe } : {}),
+    ...(caller.containerId !== undefined ? { 'container.id': caller.containerId } : {}),
+    ...(caller.podUid !== undefined ? { 'k8s.pod.uid': caller.podUid } : {}),
+    ...(caller.namespace !== undefined ? { 'k8s.namespace.name': caller.namespace } : {}),
+    ...(caller.serviceAccount !== undefined ? { 'keyward.caller.service_account': caller.serviceAccount } : {}),
+  };
+}
 
 export class CallTracer implements CallObserver {
   readonly #tracer;
@@ -50,15 +66,8 @@ export class CallTracer implements CallObserver {
           ...(outcome.backend !== undefined ? { 'keyward.backend': outcome.backend } : {}),
           ...(outcome.cacheHit !== undefined ? { 'keyward.cache.hit': outcome.cacheHit } : {}),
           ...(outcome.batchSize !== undefined ? { 'keyward.batch.size': outcome.batchSize } : {}),
-          ...(outcome.peer
-            ? {
-                'keyward.peer.pid': outcome.peer.pid,
-                'keyward.peer.uid': outcome.peer.uid,
-                'keyward.peer.gid': outcome.peer.gid,
-                // Until authorization maps peers to identities, the identity is the uid.
-                'enduser.id': `uid:${outcome.peer.uid}`,
-              }
-            : {}),
+          ...(outcome.caller ? callerAttributes(outcome.caller) : {}),
+          ...(outcome.denialReason !== undefined ? { 'keyward.denial.reason': outcome.denialReason } : {}),
         });
         if (outcome.dekGenerated) {
           span.addEvent('keyward.dek.generated', {

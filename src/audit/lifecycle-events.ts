@@ -1,7 +1,7 @@
 // Key lifecycle events (policy §8, procedure §6: an auditable record for every
 // lifecycle action): each becomes an INTERNAL span named keyward.lifecycle.<event> and,
 // when the local audit log is on, a chained record. Fields are metadata only.
-import { SpanKind, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Logger } from '../core/logger.js';
 import type { AuditLog } from './audit-log.js';
 import type { SpanScope } from './span-scope.js';
@@ -13,7 +13,9 @@ export type LifecycleEvent =
   | 'key.version_enabled'
   | 'key.rotated'
   | 'dek.generated'
-  | 'policy.reload_requested';
+  | 'policy.reloaded'
+  | 'policy.reload_failed'
+  | 'alert.failed_attempts';
 
 export type LifecycleFields = Readonly<Record<string, string | number | boolean>>;
 
@@ -30,12 +32,18 @@ export class LifecycleEvents {
     this.#log = options.logger;
   }
 
-  record(event: LifecycleEvent, fields: LifecycleFields): void {
+  /** `error`: an alert (failed attempts) or a refused reload; its span has status ERROR. */
+  record(event: LifecycleEvent, fields: LifecycleFields, level: 'info' | 'error' = 'info'): void {
     if (this.#tracer !== undefined) {
       const parent = this.#scope?.current();
-      this.#tracer.startSpan(`keyward.lifecycle.${event}`, { kind: SpanKind.INTERNAL, attributes: { 'keyward.event': event, ...fields } }, parent).end();
+      const attributes = { 'keyward.event': event, ...(level === 'error' ? { 'keyward.level': 'error' } : {}), ...fields };
+      const span = this.#tracer.startSpan(`keyward.lifecycle.${event}`, { kind: SpanKind.INTERNAL, attributes }, parent);
+      if (level === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: event });
+      span.end();
     }
-    this.#auditLog?.append({ event, ...fields }).catch((err: unknown) => this.#log.error({ err: String(err), event }, 'audit log append failed'));
-    this.#log.info({ event, ...fields }, 'key lifecycle event');
+    const record = { event, ...(level === 'error' ? { level } : {}), ...fields };
+    this.#auditLog?.append(record).catch((err: unknown) => this.#log.error({ err: String(err), event }, 'audit log append failed'));
+    if (level === 'error') this.#log.error({ event, ...fields }, 'keyward alert');
+    else this.#log.info({ event, ...fields }, 'key lifecycle event');
   }
 }

@@ -27,5 +27,5 @@ export async function serve(configFile: string): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => daemon.reload());
+  process.on('SIGHUP', () => daemon.reload(() => loadConfig(configFile)));
 }

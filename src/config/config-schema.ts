@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { auditLogConfigSchema } from '../audit/audit-log-config.js';
+import { authorizationConfigSchema } from '../authz/authorization-config.js';
 import { ALGORITHMS_BY_PURPOSE, KEY_ID_PATTERN } from '../core/key-types.js';
 
 const KiB = 1024;
@@ -194,6 +195,8 @@ export const configSchema = z
       .prefault({}),
     backends: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a lowercase backend name'), backendSchema),
     keys: z.array(keySchema).min(1),
+    /** Who may do what on which keys (docs/authorization.md). Absent: nobody may do anything. */
+    authorization: authorizationConfigSchema.prefault({}),
     audit: z
       .strictObject({
         /** The local hash-chained audit log (docs/audit.md). Off when absent. */
@@ -262,6 +265,9 @@ export const configSchema = z
         });
       }
     });
+    if ((config.server.admin_socket.mode & 0o007) !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['server', 'admin_socket', 'mode'], message: 'must not grant access to others (e.g. "0600" or "0660")' });
+    }
     if (resolve(config.server.data_socket.path) === resolve(config.server.admin_socket.path)) {
       ctx.addIssue({ code: 'custom', path: ['server', 'admin_socket', 'path'], message: 'must differ from the data socket path' });
     }
@@ -275,3 +281,4 @@ export type VaultBackendConfig = z.output<typeof vaultBackendSchema>;
 export type Pkcs11BackendConfig = z.output<typeof pkcs11BackendSchema>;
 export type KeyConfig = z.output<typeof keySchema>;
 export type SecretRef = z.output<typeof secretRefSchema>;
+export type AuthorizationSettings = Config['authorization'];

@@ -1,6 +1,7 @@
 // The seam between the RPC layer and audit: the api layer reports each call's start and
 // outcome through this interface; the audit layer's tracer implements it (spans), and a
 // no-op serves when telemetry is off. Outcomes carry metadata only, never payloads.
+import type { CallerIdentity } from './caller.js';
 
 /** What is known of a call when it ends. */
 export interface CallOutcome {
@@ -14,7 +15,10 @@ export interface CallOutcome {
   readonly cacheHit?: boolean;
   readonly batchSize?: number;
   readonly dekGenerated?: boolean;
-  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number };
+  /** Who called, as far as the daemon could tell. */
+  readonly caller?: CallerIdentity;
+  /** Why the call was denied or not authenticated (keyward's own words; never sent). */
+  readonly denialReason?: string;
 }
 
 export interface ObservedCall {

@@ -34,7 +34,16 @@ import { EnvelopeKeyring } from '../keys/envelope-keyring.js';
 import { KeyRegistry } from '../keys/key-registry.js';
 import { PublicKeyring } from '../keys/public-keyring.js';
 import type { ServiceDeps } from '../service/service-deps.js';
+import { buildAuthorization, type AuthorizationParts } from './build-authorization.js';
 import { buildBackends } from './build-backends.js';
+
+/** What tests may set beyond the configuration. */
+export interface DaemonOptions {
+  /** The clock of failed-attempt counting. */
+  readonly now?: () => number;
+  /** Where /proc is (fixtures). */
+  readonly procRoot?: string;
+}
 
 type OtlpSettings = NonNullable<Config['telemetry']['traces']> | NonNullable<Config['telemetry']['metrics']>;
 
@@ -67,7 +76,9 @@ const KEYWARD_VERSION = '0.1.0';
 
 export class KeywardDaemon {
   readonly #config: Config;
+  readonly #options: DaemonOptions;
   readonly #log: Logger;
+  #authorization: AuthorizationParts | undefined;
   readonly #backends: ReadonlyMap<string, KeyBackend>;
   readonly #encryptCache: EncryptionDekCache;
   readonly #decryptCache: DecryptionDekCache;
@@ -82,8 +93,9 @@ export class KeywardDaemon {
   #callMetrics: CallMetrics | undefined;
   #lifecycle: LifecycleEvents | undefined;
 
-  private constructor(config: Config, log: Logger) {
+  private constructor(config: Config, log: Logger, options: DaemonOptions) {
     this.#config = config;
+    this.#options = options;
     this.#log = log;
     const traces = config.telemetry.traces;
     if (traces !== undefined) {
@@ -116,8 +128,8 @@ export class KeywardDaemon {
   }
 
   /** Opens the backends, makes sure every declared key exists, and starts serving. */
-  static async start(config: Config, log: Logger): Promise<KeywardDaemon> {
-    const daemon = new KeywardDaemon(config, log);
+  static async start(config: Config, log: Logger, options: DaemonOptions = {}): Promise<KeywardDaemon> {
+    const daemon = new KeywardDaemon(config, log, options);
     try {
       await daemon.#start();
     } catch (err) {
@@ -140,6 +152,8 @@ export class KeywardDaemon {
       logger: this.#log,
     });
     const lifecycle = this.#lifecycle;
+    this.#authorization = this.#buildAuthorization(lifecycle);
+    const callers = this.#authorization.authorizer;
     const registry = await KeyRegistry.open(
       config.keys.map((k) => ({ keyId: k.id, purpose: k.purpose, algorithm: k.algorithm, backend: k.backend })),
       this.#backends,
@@ -178,6 +192,7 @@ export class KeywardDaemon {
       socket: { path: data_socket.path, mode: data_socket.mode, ...(data_socket.group !== undefined ? { group: data_socket.group } : {}) },
       deps,
       observer: this.#callObserver('data', registry),
+      callers,
       backends: [...this.#backends.values()],
       logger: this.#log.child({ plane: 'data' }),
     });
@@ -185,6 +200,7 @@ export class KeywardDaemon {
       socket: { path: admin_socket.path, mode: admin_socket.mode, ...(admin_socket.group !== undefined ? { group: admin_socket.group } : {}) },
       registry,
       observer: this.#callObserver('admin', registry),
+      callers,
       logger: this.#log.child({ plane: 'admin' }),
     });
     await this.#dataPlane.start();
@@ -248,9 +264,58 @@ export class KeywardDaemon {
     );
   }
 
-  /** SIGHUP. The policy reload lands with the authorization layer. */
-  reload(): void {
-    this.#lifecycle?.record('policy.reload_requested', { outcome: 'nothing to reload yet' });
+  /** The authorization layer; failed attempts past the threshold raise an alert (policy §8). */
+  #buildAuthorization(lifecycle: LifecycleEvents): AuthorizationParts {
+    const meter = this.#meterProvider?.getMeter('keyward', KEYWARD_VERSION);
+    const alerts = meter?.createCounter('keyward.authz.failed_attempt_alerts', {
+      description: 'Identities that had more denied or failed attempts than allowed within the window',
+    });
+    return buildAuthorization(this.#config.authorization, {
+      logger: this.#log,
+      ...this.#options,
+      onAlert: (alert) => {
+        alerts?.add(1);
+        lifecycle.record(
+          'alert.failed_attempts',
+          {
+            'enduser.id': alert.subject,
+            attempts: alert.attempts,
+            window_ms: alert.windowMs,
+            key_id: alert.last.keyId,
+            operation: alert.last.operation,
+            reason: alert.last.reason,
+          },
+          'error',
+        );
+      },
+    });
+  }
+
+  /**
+   * SIGHUP: reads the configuration again and replaces the authorization policy (rules,
+   * roles, bearer token settings, the JWKS file). An invalid new configuration keeps the
+   * old policy and says why. Other sections need a restart; a change there is reported.
+   */
+  reload(load: () => Config): void {
+    const lifecycle = this.#lifecycle;
+    const authorization = this.#authorization;
+    if (lifecycle === undefined || authorization === undefined) return;
+    let next: Config;
+    let rules: number;
+    try {
+      next = load();
+      ({ rules } = authorization.reload(next.authorization));
+    } catch (err) {
+      lifecycle.record('policy.reload_failed', { reason: err instanceof Error ? err.message : String(err), outcome: 'the previous policy stays in force' }, 'error');
+      return;
+    }
+    const { authorization: _next, ...restNext } = next;
+    const { authorization: _old, ...restOld } = this.#config;
+    // Compared with the configuration the daemon started with, which stays in force.
+    const restartNeeded =
+      JSON.stringify(restNext) !== JSON.stringify(restOld) ||
+      JSON.stringify(next.authorization.failed_attempts) !== JSON.stringify(this.#config.authorization.failed_attempts);
+    lifecycle.record('policy.reloaded', { rules, ...(restartNeeded ? { note: 'changes outside authorization rules take effect at the next restart' } : {}) });
   }
 
   /** Rotations and version state changes, as lifecycle events (policy §8). */

@@ -1,11 +1,6 @@
-// What a use case knows about the call beyond its request: who is calling (peer
-// credentials once the authorization layer lands) and when to give up.
-
-export interface PeerCredentials {
-  readonly pid: number;
-  readonly uid: number;
-  readonly gid: number;
-}
+// What a use case knows about the call beyond its request: who is calling and what the
+// policy lets them do, when to give up, and what the call touched (for its audit span).
+import type { Caller } from '../core/caller.js';
 
 /** What a call touched, for its audit span: filled in by the use case as it goes. */
 export interface CallFacts {
@@ -23,8 +18,8 @@ export interface CallFacts {
 export interface CallContext {
   /** The RPC method, e.g. "Encrypt". */
   readonly method: string;
-  /** The peer of the connection, when the transport could read it. */
-  readonly peer?: PeerCredentials;
+  /** Who is calling; every use case asks it before touching a key. */
+  readonly caller: Caller;
   /** Aborted when the caller cancels or the deadline passes. */
   readonly signal?: AbortSignal;
   /** Filled in by the use case; read by the audit span once the call ends. */

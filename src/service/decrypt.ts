@@ -1,6 +1,8 @@
 // Use case: Decrypt — open a self-describing ciphertext. The key and version come from
 // its header; the version must still be enabled.
 import { parseEnvelope } from '../crypto/envelope-format.js';
+import type { DataOperation } from '../core/caller.js';
+import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { checkAssociatedData, checkCiphertext } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -18,10 +20,17 @@ export interface DecryptOutput {
   readonly cacheHit: boolean;
 }
 
-export async function decrypt(deps: ServiceDeps, input: DecryptInput, ctx: CallContext): Promise<DecryptOutput> {
+/** `operation` is what the caller must be granted on the ciphertext's key (ReEncrypt opens too). */
+export async function decrypt(
+  deps: ServiceDeps,
+  input: DecryptInput,
+  ctx: CallContext,
+  operation: DataOperation = 'decrypt',
+): Promise<DecryptOutput> {
   checkCiphertext(input.ciphertext, deps.limits);
   checkAssociatedData(input.associatedData, deps.limits);
   const envelope = parseEnvelope(input.ciphertext);
+  authorizeKey(ctx, operation, envelope.keyId);
   deps.registry.forPurpose(envelope.keyId, 'encrypt', 'decrypt');
   const key = await deps.registry.withVersion(envelope.keyId, envelope.keyVersion);
   deps.registry.usableVersion(key, envelope.keyVersion);

@@ -1,4 +1,6 @@
 // Use case: Encrypt — seal plaintext under the primary version of an encryption key.
+import type { DataOperation } from '../core/caller.js';
+import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { checkAssociatedData, checkPlaintext, requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -16,8 +18,15 @@ export interface EncryptOutput {
   readonly cacheHit: boolean;
 }
 
-export async function encrypt(deps: ServiceDeps, input: EncryptInput, ctx: CallContext): Promise<EncryptOutput> {
+/** `operation` is what the caller must be granted: ReEncrypt and GenerateDataKey seal too. */
+export async function encrypt(
+  deps: ServiceDeps,
+  input: EncryptInput,
+  ctx: CallContext,
+  operation: DataOperation = 'encrypt',
+): Promise<EncryptOutput> {
   requireKeyId(input.keyId);
+  authorizeKey(ctx, operation, input.keyId);
   checkPlaintext(input.plaintext, deps.limits);
   checkAssociatedData(input.associatedData, deps.limits);
   const key = deps.registry.forPurpose(input.keyId, 'encrypt', 'encrypt');

@@ -28,7 +28,7 @@ export async function generateDataKey(
 ): Promise<GenerateDataKeyOutput> {
   const plaintextKey = SecretBytes.random(DATA_KEY_BYTES);
   try {
-    const sealed = await encrypt(deps, { ...input, plaintext: plaintextKey.expose() }, ctx);
+    const sealed = await encrypt(deps, { ...input, plaintext: plaintextKey.expose() }, ctx, 'datakey');
     return {
       plaintextKey,
       wrappedKey: sealed.ciphertext,

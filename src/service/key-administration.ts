@@ -5,6 +5,7 @@ import type { KeyRegistry, RegisteredKey } from '../keys/key-registry.js';
 
 /** What key administration needs of the registry (the admin plane depends on this, not on keys/). */
 export type KeyCatalog = Pick<KeyRegistry, 'list' | 'get' | 'rotate'>;
+import { authorizeKey } from './authorize-key.js';
 import type { CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 
@@ -28,14 +29,23 @@ function describe(key: RegisteredKey): KeyDescription {
   };
 }
 
-export function listKeys(registry: KeyCatalog, _ctx: CallContext): KeyDescription[] {
-  return registry.list().map(describe);
+/** The keys the caller may list; a caller granted `list` on no key at all is denied. */
+export function listKeys(registry: KeyCatalog, ctx: CallContext): KeyDescription[] {
+  if (!ctx.caller.grantsAny('list')) ctx.caller.authorize('list', '*');
+  return registry
+    .list()
+    .filter((key) => ctx.caller.permits('list', key.spec.keyId))
+    .map(describe);
 }
 
-export function describeKey(registry: KeyCatalog, keyId: string, _ctx: CallContext): KeyDescription {
-  return describe(registry.get(requireKeyId(keyId)));
+export function describeKey(registry: KeyCatalog, keyId: string, ctx: CallContext): KeyDescription {
+  requireKeyId(keyId);
+  authorizeKey(ctx, 'describe', keyId);
+  return describe(registry.get(keyId));
 }
 
-export async function rotateKey(registry: KeyCatalog, keyId: string, _ctx: CallContext): Promise<KeyDescription> {
-  return describe(await registry.rotate(requireKeyId(keyId)));
+export async function rotateKey(registry: KeyCatalog, keyId: string, ctx: CallContext): Promise<KeyDescription> {
+  requireKeyId(keyId);
+  authorizeKey(ctx, 'rotate', keyId);
+  return describe(await registry.rotate(keyId));
 }

@@ -1,6 +1,7 @@
 // Use cases: ComputeMac and VerifyMac — HMAC-SHA-256 with a MAC key. Verification
 // recomputes with the named version (primary by default) and compares in constant time.
 import { timingSafeEqual } from 'node:crypto';
+import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { checkSize, requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -13,6 +14,7 @@ export interface MacOutput {
 
 export async function computeMac(deps: ServiceDeps, input: { keyId: string; data: Uint8Array }, ctx: CallContext): Promise<MacOutput> {
   requireKeyId(input.keyId);
+  authorizeKey(ctx, 'mac', input.keyId);
   checkSize('data', input.data, deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
   const key = deps.registry.forPurpose(input.keyId, 'mac', 'compute a MAC');
   const { version } = deps.registry.primaryVersion(key);
@@ -34,6 +36,7 @@ export async function verifyMac(
   ctx: CallContext,
 ): Promise<{ valid: boolean; keyId: string; keyVersion: number }> {
   requireKeyId(input.keyId);
+  authorizeKey(ctx, 'verify', input.keyId);
   checkSize('data', input.data, deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
   const key = deps.registry.forPurpose(input.keyId, 'mac', 'verify a MAC');
   const info = deps.registry.namedVersion(key, input.keyVersion);

@@ -4,6 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { KeyAlgorithm } from '../core/key-types.js';
 import type { RegisteredKey } from '../keys/key-registry.js';
+import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -37,6 +38,7 @@ export async function getPublicKey(
   ctx: CallContext,
 ): Promise<PublicKeyOutput> {
   requireKeyId(input.keyId);
+  authorizeKey(ctx, 'public_key', input.keyId);
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'export a public key');
   const { version } = deps.registry.namedVersion(key, input.keyVersion);
   noteKey(ctx, input.keyId, version, key.backend.name);

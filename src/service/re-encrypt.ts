@@ -1,5 +1,6 @@
 // Use case: ReEncrypt — move a ciphertext to the primary version of a key without the
 // plaintext ever leaving the daemon. The intermediate plaintext is zeroized.
+import { authorizeKey } from './authorize-key.js';
 import type { CallContext } from './call-context.js';
 import { decrypt } from './decrypt.js';
 import { encrypt, type EncryptOutput } from './encrypt.js';
@@ -13,8 +14,13 @@ export interface ReEncryptInput {
 }
 
 export async function reEncrypt(deps: ServiceDeps, input: ReEncryptInput, ctx: CallContext): Promise<EncryptOutput> {
-  if (input.destinationKeyId !== '') deps.registry.forPurpose(input.destinationKeyId, 'encrypt', 'encrypt');
-  const opened = await decrypt(deps, input, ctx);
+  // The caller needs `reencrypt` on both keys; the destination is checked first so a
+  // refused call never opens the ciphertext.
+  if (input.destinationKeyId !== '') {
+    authorizeKey(ctx, 'reencrypt', input.destinationKeyId);
+    deps.registry.forPurpose(input.destinationKeyId, 'encrypt', 'encrypt');
+  }
+  const opened = await decrypt(deps, input, ctx, 'reencrypt');
   try {
     return await encrypt(
       deps,
@@ -24,6 +30,7 @@ export async function reEncrypt(deps: ServiceDeps, input: ReEncryptInput, ctx: C
         associatedData: input.associatedData,
       },
       ctx,
+      'reencrypt',
     );
   } finally {
     opened.plaintext.fill(0);

@@ -4,6 +4,7 @@
 import type { SignatureScheme } from '../core/key-backend.js';
 import type { KeyAlgorithm } from '../core/key-types.js';
 import { KeywardError } from '../core/keyward-error.js';
+import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { keyIdOfVersion } from './public-key.js';
 import { checkSize, requireKeyId } from './request-checks.js';
@@ -53,6 +54,7 @@ export async function signJwt(
   ctx: CallContext,
 ): Promise<{ jwt: string; keyId: string; keyVersion: number }> {
   requireKeyId(input.keyId);
+  authorizeKey(ctx, 'sign', input.keyId);
   checkSize('claims_json', Buffer.from(input.claimsJson), deps.limits.maxPlaintextBytes, 'limits.max_plaintext_bytes');
   checkSize('header_json', Buffer.from(input.headerJson), deps.limits.maxAssociatedDataBytes, 'limits.max_associated_data_bytes');
   const claims = parseObject('claims_json', input.claimsJson, true);

@@ -2,6 +2,7 @@
 // signing key. ECDSA signatures are DER unless the caller asks for P1363 (JOSE).
 import type { SignatureScheme } from '../core/key-backend.js';
 import { p1363ToDer } from '../crypto/ecdsa-signature-format.js';
+import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -26,6 +27,7 @@ export interface SignOutput {
 
 export async function sign(deps: ServiceDeps, input: SignInputs, ctx: CallContext): Promise<SignOutput> {
   requireKeyId(input.keyId);
+  authorizeKey(ctx, 'sign', input.keyId);
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'sign');
   const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
   const signInput = toSignInput(input, scheme, deps.limits);

@@ -5,6 +5,7 @@ import { constants, verify as verifySignature } from 'node:crypto';
 import type { SignatureScheme } from '../core/key-backend.js';
 import { KeywardError } from '../core/keyward-error.js';
 import { derToP1363 } from '../crypto/ecdsa-signature-format.js';
+import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
@@ -28,6 +29,7 @@ export interface VerifyOutput {
 
 export async function verify(deps: ServiceDeps, input: VerifyInputs, ctx: CallContext): Promise<VerifyOutput> {
   requireKeyId(input.keyId);
+  authorizeKey(ctx, 'verify', input.keyId);
   const key = deps.registry.forPurpose(input.keyId, 'sign', 'verify');
   const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
   const signInput = toSignInput(input, scheme, deps.limits);

@@ -17,6 +17,7 @@ import { KeyRegistry } from '../../src/keys/key-registry.js';
 import { PublicKeyring } from '../../src/keys/public-keyring.js';
 import { rejectsWithCode } from '../support/grpc-assert.js';
 import { makeTempDir } from '../support/test-daemon.js';
+import { allowAllCallers } from '../support/allow-all-callers.js';
 
 test('a Decrypt whose caller gave up before the answer leaves no plaintext behind', async (t) => {
   const dir = makeTempDir('keyward-wipe-');
@@ -41,6 +42,7 @@ test('a Decrypt whose caller gave up before the answer leaves no plaintext behin
     },
   } as unknown as EnvelopeKeyring;
   const server = new DataPlaneServer({
+    callers: allowAllCallers(),
     socket: { path: join(dir, 'keyward.sock'), mode: 0o600 },
     deps: {
       registry,

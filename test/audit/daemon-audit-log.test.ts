@@ -39,7 +39,7 @@ test('every call leaves one chained record; the chain verifies; nothing secret i
       ['data', 'Encrypt', 'alpha', 'ok'],
       ['data', 'Decrypt', 'alpha', 'ok'],
       ['data', 'Decrypt', 'alpha', 'INVALID_ARGUMENT'],
-      ['data', 'Encrypt', undefined, 'FAILED_PRECONDITION'],
+      ['data', 'Encrypt', 'signer', 'FAILED_PRECONDITION'],
       ['data', 'GenerateDataKey', 'beta', 'ok'],
       ['admin', 'RotateKey', 'gamma', 'ok'],
     ],

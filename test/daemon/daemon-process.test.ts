@@ -6,45 +6,8 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createKeyServiceClient } from '../../src/client/keyward-client.js';
-import { makeTempDir, testConfigObject } from '../support/test-daemon.js';
-
-const MAIN = join(process.cwd(), 'dist/src/cli/main.js');
-
-interface Running {
-  readonly child: ChildProcess;
-  readonly output: () => string;
-  readonly exited: Promise<number | null>;
-}
-
-function writeConfig(dir: string, overrides: Record<string, unknown> = {}): string {
-  const file = join(dir, 'keyward.yaml');
-  writeFileSync(file, stringify(testConfigObject(dir, { log: { level: 'info' }, ...overrides })));
-  return file;
-}
-
-function startProcess(configFile: string): Running {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(predicate: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function startServing(configFile: string): Promise<Running> {
-  const running = startProcess(configFile);
-  await waitFor(() => running.output().includes('keyward serving') || running.child.exitCode !== null, 'keyward serving');
-  if (running.child.exitCode !== null) throw new Error(`daemon exited: ${running.output()}`);
-  return running;
-}
+import { MAIN, startProcess, startServing, waitFor, writeConfig } from '../support/keyward-process.js';
+import { makeTempDir } from '../support/test-daemon.js';
 
 test('sockets are created 0660 (data) and 0600 (admin); SIGTERM with a call in flight finishes it, removes the sockets and exits 0', async (t) => {
   const dir = makeTempDir();
@@ -131,25 +94,6 @@ test('an invalid configuration stops the start with every problem named by path'
   t.false(existsSync(join(dir, 'keyward.sock')));
 });
 
-test('SIGHUP is a recorded lifecycle event (reload hook) and the daemon keeps serving', async (t) => {
-  const dir = makeTempDir();
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const auditPath = join(dir, 'audit.jsonl');
-  const running = await startServing(writeConfig(dir, { audit: { log: { path: auditPath, fsync: 'every-record' } } }));
-  t.teardown(() => running.child.kill('SIGKILL'));
-  running.child.kill('SIGHUP');
-  await waitFor(() => running.output().includes('policy.reload_requested'), 'the reload event');
-  const client = createKeyServiceClient(join(dir, 'keyward.sock'));
-  t.teardown(() => client.close());
-  t.is((await client.encrypt({ keyId: 'alpha', plaintext: Buffer.from('after SIGHUP') })).keyId, 'alpha');
-  running.child.kill('SIGTERM');
-  t.is(await running.exited, 0);
-  const { readFileSync } = await import('node:fs');
-  const events = readFileSync(auditPath, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { event: string }).event);
-  t.true(events.includes('policy.reload_requested'));
-  t.true(events.includes('key.operation'));
-});
-
 test('the caller is identified by SO_PEERCRED: a client process under another uid and gid is recorded as such', async (t) => {
   const dir = makeTempDir();
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -160,6 +104,7 @@ test('the caller is identified by SO_PEERCRED: a client process under another ui
     writeConfig(dir, {
       server: { data_socket: { path: join(dir, 'keyward.sock'), mode: '0666' }, admin_socket: { path: join(dir, 'admin.sock') }, shutdown_grace_ms: 2000 },
       audit: { log: { path: auditPath, fsync: 'every-record' } },
+      authorization: { rules: [{ name: 'app-4242', match: { uid: 4242, gid: 4343 }, keys: ['alpha'], roles: ['key-user-encrypt'] }] },
     }),
   );
   t.teardown(() => running.child.kill('SIGKILL'));
@@ -174,7 +119,7 @@ test('the caller is identified by SO_PEERCRED: a client process under another ui
   t.is(await running.exited, 0);
   const records = readFileSync(auditPath, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   const call = records.find((r) => r['event'] === 'key.operation' && r['operation'] === 'Encrypt');
-  t.like(call, { peer_uid: 4242, peer_gid: 4343, outcome: 'ok', key_id: 'alpha' });
+  t.like(call, { peer_uid: 4242, peer_gid: 4343, outcome: 'ok', key_id: 'alpha', actor: 'uid:4242', exe: process.execPath });
   t.not(call?.['peer_pid'], process.pid);
   t.not(call?.['peer_pid'], running.child.pid);
 });

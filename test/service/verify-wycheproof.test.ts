@@ -14,6 +14,7 @@ import type { SignatureEncoding } from '../../src/service/sign.js';
 import { verify } from '../../src/service/verify.js';
 import { ImportedKeyBackend, type ImportedKey } from '../support/imported-key-backend.js';
 import { loadWycheproof, type WycheproofFile } from '../support/wycheproof.js';
+import { allowAllCaller } from '../support/allow-all-callers.js';
 
 interface Vector {
   tcId: number;
@@ -35,7 +36,7 @@ function load(file: string): Suite {
 }
 
 const LIMITS = { maxPlaintextBytes: 1 << 20, maxAssociatedDataBytes: 1 << 16, maxBatchItems: 10, maxBatchBytes: 1 << 20 };
-const ctx = { method: 'Verify' };
+const ctx = { method: 'Verify', caller: allowAllCaller };
 
 async function depsFor(keys: Map<string, ImportedKey>, algorithm: KeyAlgorithm, purpose: KeyPurpose): Promise<ServiceDeps> {
   const backend = new ImportedKeyBackend(keys);

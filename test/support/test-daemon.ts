@@ -9,7 +9,8 @@ import type { Config } from '../../src/config/config-schema.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import type { Logger } from '../../src/core/logger.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { KeywardDaemon } from '../../src/daemon/keyward-daemon.js';
+import { KeywardDaemon, type DaemonOptions } from '../../src/daemon/keyward-daemon.js';
+import { ALLOW_SELF_EVERYTHING } from './allow-all-callers.js';
 
 export interface TestDaemon {
   readonly dir: string;
@@ -47,6 +48,7 @@ export function testConfigObject(dir: string, overrides: Record<string, unknown>
     },
     backends: { local: { type: 'local', keystore_dir: join(dir, 'keystore') } },
     keys: DEFAULT_TEST_KEYS,
+    authorization: ALLOW_SELF_EVERYTHING,
     log: { level: 'silent' },
     ...overrides,
   };
@@ -57,12 +59,13 @@ export interface StartOptions {
   readonly dir?: string;
   readonly overrides?: Record<string, unknown>;
   readonly logger?: Logger;
+  readonly daemonOptions?: DaemonOptions;
 }
 
 export async function startTestDaemon(options: StartOptions = {}): Promise<TestDaemon> {
   const dir = options.dir ?? makeTempDir();
   const config = parseConfig(testConfigObject(dir, options.overrides));
-  const daemon = await KeywardDaemon.start(config, options.logger ?? silentLogger);
+  const daemon = await KeywardDaemon.start(config, options.logger ?? silentLogger, options.daemonOptions);
   const socketPath = config.server.data_socket.path;
   const adminSocketPath = config.server.admin_socket.path;
   const client = createKeyServiceClient(socketPath);

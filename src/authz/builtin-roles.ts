@@ -1,0 +1,16 @@
+// The roles of the Key Management Policy §5, as operation sets. A rule grants roles
+// and/or single operations on key id patterns; these five names are always defined.
+import type { Operation } from '../core/caller.js';
+
+export const BUILTIN_ROLES: Readonly<Record<string, readonly Operation[]>> = Object.freeze({
+  /** Encrypt only: Encrypt, EncryptBatch, and GenerateDataKey (a DEK to encrypt with locally). */
+  'key-user-encrypt': ['encrypt', 'datakey'],
+  /** Decrypt only: Decrypt, DecryptBatch. */
+  'key-user-decrypt': ['decrypt'],
+  /** Signing keys and MAC keys: Sign, SignJwt, ComputeMac, Verify, VerifyMac, GetPublicKey. */
+  signer: ['sign', 'mac', 'verify', 'public_key'],
+  /** List and describe keys; no cryptographic operation. */
+  'key-auditor': ['list', 'describe'],
+  /** Lifecycle on the admin socket (list, describe, rotate); no decrypt. */
+  'key-admin': ['list', 'describe', 'rotate'],
+});
