@@ -113,8 +113,33 @@ async function startChild(name: string, args: string[], socketPath: string, opti
   return handle;
 }
 
-/** The daemon's configuration for the run: the local backend, logging off. */
-function daemonConfigYaml(dir: string, extraYaml: readonly string[]): string {
+/** Every operation a policy can grant (src/core/caller.ts OPERATIONS). */
+export const ALL_OPERATIONS_YAML = '[encrypt, decrypt, reencrypt, datakey, sign, verify, mac, public_key, list, describe, rotate]';
+
+/**
+ * The default `authorization` section: the benchmark process runs as the daemon's uid, so
+ * one rule granting uid `self` every operation on every key lets every call through
+ * (without it the daemon denies everything: the default is deny).
+ */
+export const ALLOW_SELF_EVERYTHING_YAML: readonly string[] = [
+  'authorization:',
+  '  rules:',
+  `    - { name: bench-process, match: { uid: self }, keys: ["*"], operations: ${ALL_OPERATIONS_YAML} }`,
+];
+
+/** What the daemon's configuration may change besides `extraYaml`. */
+export interface DaemonConfigOptions {
+  /**
+   * The whole `authorization:` section as YAML lines (starting with `authorization:`);
+   * default ALLOW_SELF_EVERYTHING_YAML.
+   */
+  readonly authorizationYaml?: readonly string[];
+  /** More entries of `keys:`, as YAML list items (`  - { id: …, … }`), after the standard keys. */
+  readonly extraKeysYaml?: readonly string[];
+}
+
+/** The daemon's configuration for the run: the local backend, logging off, the bench process allowed everything. */
+function daemonConfigYaml(dir: string, extraYaml: readonly string[], config: DaemonConfigOptions): string {
   return [
     '# keyward benchmark daemon (temporary; written by bench/run.js)',
     'server:',
@@ -129,17 +154,30 @@ function daemonConfigYaml(dir: string, extraYaml: readonly string[]): string {
     '  - { id: sign-p256, purpose: sign, algorithm: ecdsa-p256, backend: local }',
     '  - { id: sign-rsa, purpose: sign, algorithm: rsa-4096, backend: local }',
     '  - { id: mac-hmac, purpose: mac, algorithm: hmac-sha256, backend: local }',
+    ...(config.extraKeysYaml ?? []),
     'log:',
     '  level: silent',
+    ...(config.authorizationYaml ?? ALLOW_SELF_EVERYTHING_YAML),
     ...extraYaml,
     '',
   ].join('\n');
 }
 
-/** `keyward serve --config <dir>/keyward.yaml` in a child process. */
-export function startDaemonChild(dir: string, options: SpawnOptions = {}, extraYaml: readonly string[] = []): Promise<ServerChild> {
+/**
+ * `keyward serve --config <dir>/keyward.yaml` in a child process. `extraYaml` adds
+ * top-level sections (not `authorization:`: pass `config.authorizationYaml` for that).
+ */
+export function startDaemonChild(
+  dir: string,
+  options: SpawnOptions = {},
+  extraYaml: readonly string[] = [],
+  config: DaemonConfigOptions = {},
+): Promise<ServerChild> {
+  if (extraYaml.some((line) => line.startsWith('authorization:'))) {
+    throw new Error('startDaemonChild: pass the authorization section as config.authorizationYaml, not in extraYaml');
+  }
   const configFile = join(dir, 'keyward.yaml');
-  writeFileSync(configFile, daemonConfigYaml(dir, extraYaml), { mode: 0o600 });
+  writeFileSync(configFile, daemonConfigYaml(dir, extraYaml, config), { mode: 0o600 });
   return startChild('keyward', [KEYWARD_CLI, 'serve', '--config', configFile], join(dir, 'keyward.sock'), options);
 }
 

@@ -6,7 +6,9 @@
 // environment:
 //   BENCH_SECONDS=5  BENCH_WARMUP_SECONDS=3  BENCH_CHANNELS=4  BENCH_BATCH_ITEMS=100
 //   BENCH_COMPARE_CHANNELS=1     also measure echo and Encrypt at 64 on one channel
-//   BENCH_SCENARIOS=encrypt@64   run only these rows (comma-separated id prefixes)
+//   BENCH_SCENARIOS=encrypt@64   run only these rows (comma-separated id prefixes) and
+//                                sections (audit, authz, signing, hsm, vault); all by default
+//   BENCH_AUTHZ_SECONDS=4  BENCH_AUTHZ_WARMUP_SECONDS=2   rows of the authz section
 //   BENCH_PROFILE_DIR=<dir>      run the children under --cpu-prof, summarize after
 //   BENCH_JSON=<file>            also write the raw measurements as JSON
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { summarizeProfile } from './profile-summary.js';
 import { renderReport, type Measurement, type RunInfo, type Scenario, type ScenarioKind } from './report.js';
 import { decryptTarget, echoTarget, encryptBatchTarget, encryptTarget, PAYLOAD_BYTES, payload, type Target } from './targets.js';
 import { runAuditBench } from './audit-bench.js';
+import { runAuthzBench } from './authz-bench.js';
 import { runHsmBench } from './hsm-bench.js';
 import { runSigningBench } from './signing-bench.js';
 import { runVaultBench } from './vault-bench.js';
@@ -201,6 +204,7 @@ async function main(): Promise<number> {
   await stopChildren();
   printProfiles(pids);
   if (wanted('audit')) await runSection('Audit on vs off', runAuditBench);
+  if (wanted('authz')) await runSection('Authorization: 100-rule policy vs allow-all', runAuthzBench);
   if (wanted('signing')) await runSection('Signing (local backend)', runSigningBench);
   if (wanted('hsm')) await runSection('HSM (PKCS#11, SoftHSM2)', runHsmBench);
   if (wanted('vault')) await runSection('Vault Transit (test Vault server)', runVaultBench);

@@ -1,10 +1,9 @@
 // The daemon as an operator runs it: `keyward serve` in its own process. Socket modes,
 // stale and live sockets, SIGTERM with a call in flight, and a bad configuration.
 import test from 'ava';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { createKeyServiceClient } from '../../src/client/keyward-client.js';
 import { MAIN, startProcess, startServing, waitFor, writeConfig } from '../support/keyward-process.js';
 import { makeTempDir } from '../support/test-daemon.js';
