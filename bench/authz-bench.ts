@@ -26,6 +26,9 @@ function seconds(name: string, fallback: number): number {
 /** Keys both daemons declare besides the standard ones, so the policy's patterns name real keys. */
 const TEAM_KEYS = 24;
 
+/** Machine busy time beyond server + client above which a row is flagged, as in the main report. */
+const DISTURBED_OTHER_CORES = 0.15;
+
 /** An `authorization` section as the configuration file holds it (snake_case, before validation). */
 interface RawAuthorization {
   readonly roles: Record<string, string[]>;
@@ -136,17 +139,19 @@ function row(label: string, r: LoadResult): string {
   const serverUs = r.cpu?.serverMicros !== undefined && r.calls > 0 ? (r.cpu.serverMicros / r.calls).toFixed(1) : '–';
   const wallUs = r.windowMs * 1000;
   const c = r.cpu;
-  const other =
-    c?.machineBusyMicros !== undefined && c.serverMicros !== undefined ? Math.max(0, (c.machineBusyMicros - c.serverMicros - c.clientMicros) / wallUs).toFixed(2) : '–';
+  const other = c?.machineBusyMicros !== undefined && c.serverMicros !== undefined ? Math.max(0, (c.machineBusyMicros - c.serverMicros - c.clientMicros) / wallUs) : undefined;
   return (
-    `${label.padEnd(26)} ${Math.round(r.callsPerSecond).toLocaleString('en-US').padStart(8)} calls/s  p50 ${String(Math.round(r.p50Micros)).padStart(6)} µs` +
-    `  p99 ${String(Math.round(r.p99Micros)).padStart(6)} µs  srv CPU ${serverUs.padStart(6)} µs/call  other cores ${other}  errors ${r.errors}`
+    `${label.padEnd(22)} ${Math.round(r.callsPerSecond).toLocaleString('en-US').padStart(7)} calls/s  p50 ${String(Math.round(r.p50Micros)).padStart(5)} µs` +
+    `  p99 ${String(Math.round(r.p99Micros)).padStart(6)} µs  srv CPU ${serverUs.padStart(6)} µs/call  other cores ${other?.toFixed(2) ?? '–'}  errors ${r.errors}` +
+    (other !== undefined && other > DISTURBED_OTHER_CORES ? '  (disturbed: other work on the machine)' : '')
   );
 }
 
 export async function runAuthzBench(): Promise<void> {
   const warmupMs = seconds('BENCH_AUTHZ_WARMUP_SECONDS', 2);
   const durationMs = seconds('BENCH_AUTHZ_SECONDS', 4);
+  // More rounds average out more of a noisy machine's swings.
+  const rounds = Math.max(1, Math.min(20, Math.round(Number(process.env['BENCH_AUTHZ_ROUNDS']) || 2)));
   const out = (line = '') => process.stdout.write(`${line}\n`);
   const identity = ownIdentity();
   const allowAll = allowAllPolicy();
@@ -168,9 +173,10 @@ export async function runAuthzBench(): Promise<void> {
   const permitsNs = nsPerCall(2_000_000, () => grants.permits('encrypt', BENCH_KEY_ID));
   out(`policy: ${hundredPolicy.ruleCount} rules, matched for this process: ${grants.ruleNames.join(', ')}${identity.exe ? ` (exe ${identity.exe})` : ''}`);
   out(`in-process (src/authz/access-policy.ts), best of 5 batches:`);
-  out(`  AccessPolicy.grantsFor(identity), 100 rules     ${(grantsNs / 1000).toFixed(2).padStart(7)} µs   (once per connection)`);
-  out(`  AccessPolicy.grantsFor(identity), allow-all     ${(grantsAllowNs / 1000).toFixed(2).padStart(7)} µs`);
-  out(`  Grants.permits('encrypt', '${BENCH_KEY_ID}'), warm  ${(permitsNs / 1000).toFixed(3).padStart(7)} µs   (every call; the same for both policies)`);
+  const micro = (label: string, ns: number, note = '') => out(`  ${label.padEnd(44)} ${(ns / 1000).toFixed(3).padStart(7)} µs${note}`);
+  micro('AccessPolicy.grantsFor(identity), 100 rules', grantsNs, '   (once per connection)');
+  micro('AccessPolicy.grantsFor(identity), allow-all', grantsAllowNs);
+  micro(`Grants.permits('encrypt', '${BENCH_KEY_ID}'), warm`, permitsNs, '   (every call; remembered per identity, the same for both policies)');
 
   const allowDir = mkdtempSync(join(tmpdir(), 'keyward-authz-allow-'));
   const hundredDir = mkdtempSync(join(tmpdir(), 'keyward-authz-100-'));
@@ -201,9 +207,9 @@ export async function runAuthzBench(): Promise<void> {
       }
     };
     const pairs = [['allow-all (1 rule)', allow], ['100 rules, match last', rules]] as const;
-    out(`Encrypt 1 KiB, concurrency 64, 4 channels; ${durationMs / 1000} s per row after ${warmupMs / 1000} s warm-up; allow-all / 100 rules alternated twice`);
+    out(`Encrypt 1 KiB, concurrency 64, 4 channels; ${durationMs / 1000} s per row after ${warmupMs / 1000} s warm-up; allow-all / 100 rules alternated ${rounds === 2 ? 'twice' : `${rounds} times`}`);
     const rows: Array<[string, number, number | undefined]> = [];
-    for (const round of [1, 2]) {
+    for (let round = 1; round <= rounds; round++) {
       for (const [label, daemon] of pairs) {
         const r = await measure(daemon, 64, 4);
         rows.push([label, r.callsPerSecond, r.cpu?.serverMicros !== undefined && r.calls > 0 ? r.cpu.serverMicros / r.calls : undefined]);
@@ -217,7 +223,9 @@ export async function runAuthzBench(): Promise<void> {
     const cost = 1 - mean(pairs[1][0], 1)! / mean(pairs[0][0], 1)!;
     const cpuAllow = mean(pairs[0][0], 2);
     const cpuRules = mean(pairs[1][0], 2);
-    out(`  authorization cost (100 rules vs allow-all): ${(cost * 100).toFixed(1)} %   goal <= 5 %   ${Math.abs(cost) <= 0.05 ? 'met' : 'NOT met'}`);
+    // Negative: the 100-rule rows were faster, which only noise can do (the policy adds work).
+    const verdict = cost <= 0.05 ? (cost < -0.05 ? 'met (100 rules faster by more than 5 %: noise; see other cores)' : 'met') : 'NOT met';
+    out(`  authorization cost (100 rules vs allow-all): ${(cost * 100).toFixed(1)} %   goal <= 5 %   ${verdict}`);
     if (cpuAllow !== undefined && cpuRules !== undefined) {
       out(`  server CPU per call, mean: ${cpuAllow.toFixed(1)} µs allow-all, ${cpuRules.toFixed(1)} µs 100 rules (${(((cpuRules / cpuAllow) - 1) * 100).toFixed(1)} %)`);
     }

@@ -8,7 +8,7 @@
 //   BENCH_COMPARE_CHANNELS=1     also measure echo and Encrypt at 64 on one channel
 //   BENCH_SCENARIOS=encrypt@64   run only these rows (comma-separated id prefixes) and
 //                                sections (audit, authz, signing, hsm, vault); all by default
-//   BENCH_AUTHZ_SECONDS=4  BENCH_AUTHZ_WARMUP_SECONDS=2   rows of the authz section
+//   BENCH_AUTHZ_SECONDS=4  BENCH_AUTHZ_WARMUP_SECONDS=2  BENCH_AUTHZ_ROUNDS=2   authz section
 //   BENCH_PROFILE_DIR=<dir>      run the children under --cpu-prof, summarize after
 //   BENCH_JSON=<file>            also write the raw measurements as JSON
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ENV_OVERRIDES, loadConfig, parseConfig } from '../../src/config/load-config.js';
 import { KeywardError } from '../../src/core/keyward-error.js';
 
@@ -576,4 +576,15 @@ test('schema problems in a file are reported under the file name', (t) => {
     invalid(t, () => loadConfig(file, {})),
     `${file} is invalid:\n  server.data_socket.mode: expected an octal mode as a string, e.g. "0660" (got the number 660: quote it, YAML reads an unquoted 0660 as 660)`,
   );
+});
+
+test('the deployment configurations parse: the container image default and the DaemonSet ConfigMap', (t) => {
+  const container = loadConfig(fileURLToPath(new URL('../../../deploy/keyward.container.yaml', import.meta.url)), {});
+  t.is(container.authorization.rules.length, 1);
+  const manifests = parseAllDocuments(readFileSync(fileURLToPath(new URL('../../../deploy/kubernetes/daemonset.yaml', import.meta.url)), 'utf8')).map(
+    (d) => d.toJS() as { kind?: string; data?: Record<string, string> },
+  );
+  const configMap = manifests.find((m) => m.kind === 'ConfigMap');
+  const config = parseConfig(parseYaml(configMap!.data!['keyward.yaml']!), {}, 'daemonset.yaml ConfigMap');
+  t.true(config.authorization.rules.some((r) => r.name === 'payments-api'));
 });
