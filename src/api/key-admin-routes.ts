@@ -89,9 +89,15 @@ async function guarded<T>(
     const result = await observed.run(async () => {
       if (callers === undefined) throw new KeywardError('unauthenticated', 'caller not identified');
       // The admin socket takes no bearer token: its callers are local administrators.
-      caller = await callers.callerFor(undefined);
-      const out = await run({ method, facts, caller }, facts);
-      callers.recheck(caller);
+      const who = await callers.callerFor(undefined);
+      caller = who;
+      // As on the data plane: before the change is made, and before its result leaves.
+      callers.recheck(who);
+      const out = await Promise.resolve(run({ method, facts, caller: who }, facts)).catch((err: unknown) => {
+        callers.recheck(who);
+        throw err;
+      });
+      callers.recheck(who);
       return out;
     });
     observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(caller, callers) });

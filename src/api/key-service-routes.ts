@@ -70,8 +70,9 @@ interface RouteEnv {
 /**
  * One unary route: identifies the caller (its connection's peer, and a bearer token in
  * mesh sidecar mode), runs the use case inside the call's observation (its audit span),
- * re-checks the peer process before the response leaves, maps errors in the one place,
- * and reports the outcome with what the use case noted.
+ * re-checks the peer process before the use case runs and before its result or error
+ * leaves, maps errors in the one place, and reports the outcome with what the use case
+ * noted.
  */
 function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Res>, wipe?: (response: Res) => void): handleUnaryCall<Req, Res> {
   return (call, callback) => {
@@ -85,10 +86,17 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
     let caller: Caller | undefined;
     const run = async () => {
       if (callers === undefined) throw new KeywardError('unauthenticated', 'caller not identified');
-      caller = await callers.callerFor(metadata('authorization'));
-      const response = await handler(call.request, { method, facts, caller });
+      const who = await callers.callerFor(metadata('authorization'));
+      caller = who;
+      // Before: a borrowed connection does nothing and learns nothing (not even an
+      // error about a key). After, on every path: the process may have gone meanwhile.
+      callers.recheck(who);
+      const response = await handler(call.request, { method, facts, caller: who }).catch((err: unknown) => {
+        callers.recheck(who);
+        throw err;
+      });
       try {
-        callers.recheck(caller);
+        callers.recheck(who);
       } catch (err) {
         wipe?.(response);
         throw err;

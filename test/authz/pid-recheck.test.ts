@@ -262,6 +262,17 @@ test('a socket passed on by a connector that has exited is denied: Encrypt gets 
   t.regex(String(denial?.['reason']), recheckReason(pid));
 });
 
+test('a borrowed connection learns nothing: a call that would fail (unknown key) is PERMISSION_DENIED too, checked before the use case runs', async (t) => {
+  const d = await startTestDaemon();
+  t.teardown(() => d.dispose());
+  const unknownKey = toBinary(EncryptRequestSchema, create(EncryptRequestSchema, { keyId: 'nope', plaintext: PLAINTEXT }));
+  const alive = await callThroughPassedSocket(t, d, 'after-call', 'Encrypt', unknownKey);
+  t.is(alive.reply.grpcStatus, status.NOT_FOUND, 'control: the live connector is told the key does not exist');
+  const exited = await callThroughPassedSocket(t, d, 'before-call', 'Encrypt', unknownKey);
+  t.is(exited.reply.grpcStatus, status.PERMISSION_DENIED, `grpc-message: ${exited.reply.grpcMessage}`);
+  t.is(exited.reply.grpcMessage, 'permission denied');
+});
+
 test('Decrypt through a socket passed on by an exited connector: PERMISSION_DENIED and no plaintext byte on the wire; alive, the plaintext arrives', async (t) => {
   const d = await startTestDaemon();
   t.teardown(() => d.dispose());
