@@ -135,15 +135,23 @@ function nsPerCall(n: number, fn: () => unknown): number {
   return best;
 }
 
+function otherCores(r: LoadResult): number | undefined {
+  const c = r.cpu;
+  if (c?.machineBusyMicros === undefined || c.serverMicros === undefined || r.windowMs <= 0) return undefined;
+  return Math.max(0, (c.machineBusyMicros - c.serverMicros - c.clientMicros) / (r.windowMs * 1000));
+}
+
+function disturbed(r: LoadResult): boolean {
+  return (otherCores(r) ?? 0) > DISTURBED_OTHER_CORES;
+}
+
 function row(label: string, r: LoadResult): string {
   const serverUs = r.cpu?.serverMicros !== undefined && r.calls > 0 ? (r.cpu.serverMicros / r.calls).toFixed(1) : '–';
-  const wallUs = r.windowMs * 1000;
-  const c = r.cpu;
-  const other = c?.machineBusyMicros !== undefined && c.serverMicros !== undefined ? Math.max(0, (c.machineBusyMicros - c.serverMicros - c.clientMicros) / wallUs) : undefined;
+  const other = otherCores(r);
   return (
     `${label.padEnd(22)} ${Math.round(r.callsPerSecond).toLocaleString('en-US').padStart(7)} calls/s  p50 ${String(Math.round(r.p50Micros)).padStart(5)} µs` +
     `  p99 ${String(Math.round(r.p99Micros)).padStart(6)} µs  srv CPU ${serverUs.padStart(6)} µs/call  other cores ${other?.toFixed(2) ?? '–'}  errors ${r.errors}` +
-    (other !== undefined && other > DISTURBED_OTHER_CORES ? '  (disturbed: other work on the machine)' : '')
+    (disturbed(r) ? '  (disturbed: other work on the machine)' : '')
   );
 }
 
@@ -208,19 +216,24 @@ export async function runAuthzBench(): Promise<void> {
     };
     const pairs = [['allow-all (1 rule)', allow], ['100 rules, match last', rules]] as const;
     out(`Encrypt 1 KiB, concurrency 64, 4 channels; ${durationMs / 1000} s per row after ${warmupMs / 1000} s warm-up; allow-all / 100 rules alternated ${rounds === 2 ? 'twice' : `${rounds} times`}`);
-    const rows: Array<[string, number, number | undefined]> = [];
+    const rows: Array<[string, number, number | undefined, boolean]> = [];
     for (let round = 1; round <= rounds; round++) {
       for (const [label, daemon] of pairs) {
         const r = await measure(daemon, 64, 4);
-        rows.push([label, r.callsPerSecond, r.cpu?.serverMicros !== undefined && r.calls > 0 ? r.cpu.serverMicros / r.calls : undefined]);
+        rows.push([label, r.callsPerSecond, r.cpu?.serverMicros !== undefined && r.calls > 0 ? r.cpu.serverMicros / r.calls : undefined, disturbed(r)]);
         out(`  round ${round} ${row(label, r)}`);
       }
     }
-    const mean = (label: string, at: 1 | 2) => {
-      const values = rows.filter(([l]) => l === label).map((r) => r[at]);
-      return values.some((v) => v === undefined) ? undefined : (values as number[]).reduce((a, v) => a + v, 0) / values.length;
+    const mean = (label: string, at: 1 | 2, quietOnly = false) => {
+      const values = rows.filter(([l, , , noisy]) => l === label && !(quietOnly && noisy)).map((r) => r[at]);
+      return values.length === 0 || values.some((v) => v === undefined) ? undefined : (values as number[]).reduce((a, v) => a + v, 0) / values.length;
     };
     const cost = 1 - mean(pairs[1][0], 1)! / mean(pairs[0][0], 1)!;
+    const quietAllow = mean(pairs[0][0], 1, true);
+    const quietRules = mean(pairs[1][0], 1, true);
+    if (rows.some((r) => r[3]) && quietAllow !== undefined && quietRules !== undefined) {
+      out(`  the same over the rows not flagged as disturbed: ${((1 - quietRules / quietAllow) * 100).toFixed(1)} %`);
+    }
     const cpuAllow = mean(pairs[0][0], 2);
     const cpuRules = mean(pairs[1][0], 2);
     // Negative: the 100-rule rows were faster, which only noise can do (the policy adds work).
