@@ -5,10 +5,14 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { CallerSource, ConnectionCallers, PeerCredentials } from '../core/caller.js';
+import type { CallerSource, ConnectionCallers, PeerCredentials, PeerProcess } from '../core/caller.js';
 
 interface Addon {
   peerCredentials(fd: number): PeerCredentials;
+  /** A pidfd of the connecting process, or -1 (kernel before 6.5). */
+  peerPidfd(fd: number): number;
+  pidfdExited(pidfd: number): boolean;
+  closeFd(fd: number): void;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../../native/peer-credentials/build/Release/peer_credentials.node', import.meta.url));
@@ -17,11 +21,24 @@ const addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
 /** Where the connection's callers are kept on the socket (grpc-js's and http2's session proxies forward it). */
 const CONNECTION_CALLERS = Symbol.for('keyward.connectionCallers');
 
+function socketFd(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
 /** Reads SO_PEERCRED of an accepted Unix socket, or undefined when it has no fd. */
 export function readPeerCredentials(socket: Socket): PeerCredentials | undefined {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return undefined;
-  return addon.peerCredentials(fd);
+  const fd = socketFd(socket);
+  return fd === undefined ? undefined : addon.peerCredentials(fd);
+}
+
+/** The connecting process as a pidfd, closed with the socket; undefined when the kernel has none. */
+function peerProcess(socket: Socket): PeerProcess | undefined {
+  const fd = socketFd(socket);
+  const pidfd = fd === undefined ? -1 : addon.peerPidfd(fd);
+  if (pidfd < 0) return undefined;
+  socket.once('close', () => addon.closeFd(pidfd));
+  return { exited: () => addon.pidfdExited(pidfd) };
 }
 
 /**
@@ -31,7 +48,7 @@ export function readPeerCredentials(socket: Socket): PeerCredentials | undefined
 export function identifyConnection(socket: Socket, callers: CallerSource, plane: 'data' | 'admin'): void {
   const peer = readPeerCredentials(socket);
   if (peer === undefined) throw new Error('the socket has no file descriptor to read SO_PEERCRED from');
-  (socket as unknown as Record<symbol, unknown>)[CONNECTION_CALLERS] = callers.connect(peer, plane);
+  (socket as unknown as Record<symbol, unknown>)[CONNECTION_CALLERS] = callers.connect(peer, plane, peerProcess(socket));
 }
 
 /** The callers attached to a socket (or to the proxy http2 puts in front of it). */

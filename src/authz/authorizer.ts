@@ -9,6 +9,7 @@ import {
   type CallerSource,
   type ConnectionCallers,
   type PeerCredentials,
+  type PeerProcess,
 } from '../core/caller.js';
 import { KeywardError } from '../core/keyward-error.js';
 import type { AccessPolicy, Grants } from './access-policy.js';
@@ -41,6 +42,12 @@ export interface AuthorizerOptions {
   readonly tokens?: { readonly verifier: TokenVerifier; readonly required: boolean };
   /** Every denied or unauthenticated attempt (for the failed-attempt alert). */
   readonly onFailure: (attempt: FailedAttempt) => void;
+  /**
+   * How each call re-checks the connecting process: through its pidfd when the
+   * transport has one (default), or always by re-reading its start time in /proc
+   * (tests that simulate pid reuse with a fixture /proc).
+   */
+  readonly recheckBy?: 'pidfd' | 'start-time';
 }
 
 /** The subject of a caller without a token: its uid, and its pod or container if known. */
@@ -79,19 +86,26 @@ export class Authorizer implements CallerSource {
     return this.#tokens;
   }
 
-  connect(peer: PeerCredentials, plane: 'data' | 'admin'): ConnectionCallers {
+  connect(peer: PeerCredentials, plane: 'data' | 'admin', process?: PeerProcess): ConnectionCallers {
     // pid 0: the peer lives in a pid namespace this daemon cannot see (no hostPID);
     // it is known by uid and gid only, and nothing can be re-checked.
-    let startTime: bigint | undefined;
+    let alive: (() => boolean) | undefined;
     let facts: ReturnType<ProcessFactsSource['inspect']>;
     if (peer.pid > 0) {
       facts = this.#options.processes.inspect(peer.pid);
-      if (facts === undefined) {
+      // With a pidfd: the process was alive after /proc was read, so the facts are its
+      // own (its pid cannot have been reused while it lives).
+      if (facts !== undefined && process !== undefined && this.#options.recheckBy !== 'start-time') {
+        alive = () => !process.exited();
+      } else if (facts !== undefined) {
+        const startTime = facts.startTime;
+        alive = () => this.#options.processes.startTime(peer.pid) === startTime;
+      }
+      if (facts === undefined || !alive!()) {
         const reason = `the connecting process (pid ${peer.pid}) was gone before it could be identified`;
         this.#options.onFailure({ subject: peerSubject(peer), operation: 'connect', keyId: '', reason });
         throw new KeywardError('unauthenticated', 'caller not identified', { cause: new DenialReason(reason) });
       }
-      startTime = facts.startTime;
     }
     const identity: CallerIdentity = {
       peer,
@@ -100,7 +114,7 @@ export class Authorizer implements CallerSource {
       ...(facts?.podUid !== undefined ? { podUid: facts.podUid } : {}),
       subject: peerSubject(peer, facts?.podUid, facts?.containerId),
     };
-    return new ConnectionIdentity(this, identity, startTime, plane);
+    return new ConnectionIdentity(this, identity, alive, plane);
   }
 
   /** Internal to the connections: callers for an identity under the current policy. */
@@ -113,10 +127,6 @@ export class Authorizer implements CallerSource {
     this.#options.onFailure(attempt);
   }
 
-  /** Internal to the connections: re-reads the start time of a pid. */
-  startTimeOf(pid: number): bigint | undefined {
-    return this.#options.processes.startTime(pid);
-  }
 }
 
 /** Tokens seen on one connection, remembered with their caller (the verifier returns one object per cached token). */
@@ -125,16 +135,17 @@ const MAX_TOKEN_CALLERS_PER_CONNECTION = 64;
 class ConnectionIdentity implements ConnectionCallers {
   readonly #authorizer: Authorizer;
   readonly #identity: CallerIdentity;
-  readonly #startTime: bigint | undefined;
+  /** Whether the process that connected still runs under its pid; undefined: cannot tell (pid 0). */
+  readonly #alive: (() => boolean) | undefined;
   readonly #plane: 'data' | 'admin';
   #policy: AccessPolicy | undefined;
   #caller: Caller | undefined;
   #tokenCallers = new Map<TokenFacts, Caller>();
 
-  constructor(authorizer: Authorizer, identity: CallerIdentity, startTime: bigint | undefined, plane: 'data' | 'admin') {
+  constructor(authorizer: Authorizer, identity: CallerIdentity, alive: (() => boolean) | undefined, plane: 'data' | 'admin') {
     this.#authorizer = authorizer;
     this.#identity = identity;
-    this.#startTime = startTime;
+    this.#alive = alive;
     this.#plane = plane;
   }
 
@@ -184,9 +195,8 @@ class ConnectionIdentity implements ConnectionCallers {
   }
 
   recheck(caller: Caller): void {
-    if (this.#startTime === undefined) return;
+    if (this.#alive === undefined || this.#alive()) return;
     const pid = this.#identity.peer.pid;
-    if (this.#authorizer.startTimeOf(pid) === this.#startTime) return;
     const reason = `the process that connected (pid ${pid}) is gone or its pid now belongs to another process`;
     this.#authorizer.failed({ subject: caller.identity.subject, operation: 'recheck', keyId: '', reason });
     throw denied(reason);

@@ -10,6 +10,15 @@ export interface PeerCredentials {
   readonly gid: number;
 }
 
+/**
+ * The connecting process itself (a pidfd from SO_PEERPIDFD), when the kernel offers one:
+ * unlike a pid it can never come to mean another process.
+ */
+export interface PeerProcess {
+  /** True once the process that connected has exited. */
+  exited(): boolean;
+}
+
 /** Everything the daemon knows of a caller; policy rules match on these attributes. */
 export interface CallerIdentity {
   readonly peer: PeerCredentials;
@@ -81,5 +90,5 @@ export interface ConnectionCallers {
 /** Turns the peer of an accepted connection into callers (implemented by authz). */
 export interface CallerSource {
   /** At accept. Throws KeywardError 'unauthenticated' when the process cannot be identified. */
-  connect(peer: PeerCredentials, plane: 'data' | 'admin'): ConnectionCallers;
+  connect(peer: PeerCredentials, plane: 'data' | 'admin', process?: PeerProcess): ConnectionCallers;
 }

@@ -24,6 +24,7 @@ export interface AuthorizationEnv {
   readonly now?: () => number;
   /** Where /proc is (tests point it at fixtures). */
   readonly procRoot?: string;
+  readonly recheckBy?: 'pidfd' | 'start-time';
 }
 
 function tokensOf(settings: AuthorizationSettings, now?: () => number): AuthorizerOptions['tokens'] {
@@ -53,6 +54,7 @@ export function buildAuthorization(settings: AuthorizationSettings, env: Authori
     policy,
     processes: new ProcessInspector(env.procRoot),
     ...(tokens ? { tokens } : {}),
+    ...(env.recheckBy ? { recheckBy: env.recheckBy } : {}),
     onFailure: (attempt) => {
       log.debug({ subject: attempt.subject, operation: attempt.operation, key_id: attempt.keyId, reason: attempt.reason }, 'access refused');
       monitor.record(attempt);

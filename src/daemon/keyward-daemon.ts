@@ -43,6 +43,8 @@ export interface DaemonOptions {
   readonly now?: () => number;
   /** Where /proc is (fixtures). */
   readonly procRoot?: string;
+  /** 'start-time': re-check callers through /proc even when a pidfd exists (fixtures that fake pid reuse). */
+  readonly recheckBy?: 'pidfd' | 'start-time';
 }
 
 type OtlpSettings = NonNullable<Config['telemetry']['traces']> | NonNullable<Config['telemetry']['metrics']>;

@@ -40,7 +40,8 @@ async function startAuditedDaemon(t: ExecutionContext, procRoot?: string): Promi
   const d = await startTestDaemon({
     dir,
     overrides: { audit: { log: { path: auditPath, fsync: 'every-record' } } },
-    ...(procRoot !== undefined ? { daemonOptions: { procRoot } } : {}),
+    // A fixture /proc fakes pid reuse through the start time; a pidfd would see through it.
+    ...(procRoot !== undefined ? { daemonOptions: { procRoot, recheckBy: 'start-time' as const } } : {}),
   });
   t.teardown(() => d.dispose());
   return { d, auditPath };
