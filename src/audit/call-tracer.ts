@@ -14,8 +14,20 @@ const getter: TextMapGetter<MetadataReader> = {
 };
 const w3c = new W3CTraceContextPropagator();
 
+/** Per identity, built once: a connection's calls share one identity object. */
+const attributesOfCaller = new WeakMap<CallerIdentity, Attributes>();
+
 /** The caller as span attributes: OpenTelemetry's names where they exist (docs/tracing.md). */
 function callerAttributes(caller: CallerIdentity): Attributes {
+  let attributes = attributesOfCaller.get(caller);
+  if (attributes === undefined) {
+    attributes = Object.freeze(buildCallerAttributes(caller));
+    attributesOfCaller.set(caller, attributes);
+  }
+  return attributes;
+}
+
+function buildCallerAttributes(caller: CallerIdentity): Attributes {
   return {
     'keyward.peer.pid': caller.peer.pid,
     'keyward.peer.uid': caller.peer.uid,
@@ -58,17 +70,16 @@ export class CallTracer implements CallObserver {
     return {
       run: (fn) => this.#scope.run(spanContext, fn),
       end: (outcome) => {
-        span.setAttributes({
-          'rpc.grpc.status_code': outcome.code,
-          'keyward.outcome': outcome.code === 0 ? 'ok' : outcome.codeName,
-          ...(outcome.keyId !== undefined ? { 'keyward.key.id': outcome.keyId } : {}),
-          ...(outcome.keyVersion !== undefined ? { 'keyward.key.version': outcome.keyVersion } : {}),
-          ...(outcome.backend !== undefined ? { 'keyward.backend': outcome.backend } : {}),
-          ...(outcome.cacheHit !== undefined ? { 'keyward.cache.hit': outcome.cacheHit } : {}),
-          ...(outcome.batchSize !== undefined ? { 'keyward.batch.size': outcome.batchSize } : {}),
-          ...(outcome.caller ? callerAttributes(outcome.caller) : {}),
-          ...(outcome.denialReason !== undefined ? { 'keyward.denial.reason': outcome.denialReason } : {}),
-        });
+        // Attribute by attribute: no intermediate objects on the call path.
+        span.setAttribute('rpc.grpc.status_code', outcome.code);
+        span.setAttribute('keyward.outcome', outcome.code === 0 ? 'ok' : outcome.codeName);
+        if (outcome.keyId !== undefined) span.setAttribute('keyward.key.id', outcome.keyId);
+        if (outcome.keyVersion !== undefined) span.setAttribute('keyward.key.version', outcome.keyVersion);
+        if (outcome.backend !== undefined) span.setAttribute('keyward.backend', outcome.backend);
+        if (outcome.cacheHit !== undefined) span.setAttribute('keyward.cache.hit', outcome.cacheHit);
+        if (outcome.batchSize !== undefined) span.setAttribute('keyward.batch.size', outcome.batchSize);
+        if (outcome.caller !== undefined) span.setAttributes(callerAttributes(outcome.caller));
+        if (outcome.denialReason !== undefined) span.setAttribute('keyward.denial.reason', outcome.denialReason);
         if (outcome.dekGenerated) {
           span.addEvent('keyward.dek.generated', {
             ...(outcome.keyId !== undefined ? { 'keyward.key.id': outcome.keyId } : {}),
