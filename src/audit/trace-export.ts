@@ -2,13 +2,16 @@
 // OTLP over gRPC (TCP or a Unix socket to a node-local collector) or HTTP/protobuf,
 // batched so a span leaves within the configured interval, with a bounded queue so a
 // collector outage never blocks or grows the daemon.
-import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPTraceExporter as HttpTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
+import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
+import { TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
+import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { hostname } from 'node:os';
 import { grpcExporterOptions, httpExporterOptions, type OtlpConnection } from './otlp-connection.js';
+import { encodedTraceSerializer } from './encoded-trace-serializer.js';
 import { BoundedSpanProcessor, CountingSpanExporter, SpanExportStats } from './span-export-accounting.js';
 
 export interface TraceExportSettings {
@@ -19,28 +22,45 @@ export interface TraceExportSettings {
   readonly connection?: OtlpConnection;
 }
 
-function exporterFor(settings: TraceExportSettings): SpanExporter {
-  if (settings.protocol === 'http') return new HttpTraceExporter(httpExporterOptions(settings.endpoint, settings.connection));
-  return new GrpcTraceExporter(grpcExporterOptions(settings.endpoint, settings.connection));
+/** The OTLP exporters of @opentelemetry/exporter-trace-otlp-*, with our serializer (pre-encoded call spans). */
+function exporterFor(settings: TraceExportSettings, resource: Resource, serviceVersion: string): SpanExporter {
+  const serializer = encodedTraceSerializer(resource, { name: 'keyward', version: serviceVersion });
+  if (settings.protocol === 'http') {
+    const options = convertLegacyHttpOptions(httpExporterOptions(settings.endpoint, settings.connection), 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
+    return new OTLPExporterBase<ReadableSpan[]>(createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', TraceExporterMetricsHelper, undefined));
+  }
+  const options = convertLegacyOtlpGrpcOptions(grpcExporterOptions(settings.endpoint, settings.connection), 'TRACES');
+  return new OTLPExporterBase<ReadableSpan[]>(
+    createOtlpGrpcExportDelegate(options, serializer, 'otlp_grpc_span_exporter', TraceExporterMetricsHelper, undefined, 'TraceExportService', '/opentelemetry.proto.collector.trace.v1.TraceService/Export'),
+  );
 }
 
-export function createTracerProvider(settings: TraceExportSettings, serviceVersion: string): { provider: TracerProvider; stats: SpanExportStats } {
+export interface TracerSetup {
+  readonly provider: TracerProvider;
+  readonly stats: SpanExportStats;
+  /** Where pre-encoded call spans enter the same bounded, batched export as SDK spans. */
+  readonly processor: SpanProcessor;
+  readonly resource: Resource;
+}
+
+export function createTracerProvider(settings: TraceExportSettings, serviceVersion: string): TracerSetup {
   const stats = new SpanExportStats();
+  const resource = defaultResource().merge(
+    resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: 'keyward',
+      [ATTR_SERVICE_VERSION]: serviceVersion,
+      'host.name': hostname(),
+    }),
+  );
   const batcher = new BatchSpanProcessor({
-    exporter: new CountingSpanExporter(exporterFor(settings), stats),
+    exporter: new CountingSpanExporter(exporterFor(settings, resource, serviceVersion), stats),
     scheduledDelayMillis: settings.exportIntervalMs,
     maxQueueSize: settings.maxQueueSize,
     maxExportBatchSize: Math.min(512, settings.maxQueueSize),
     // A span leaves within 5 s of ending or is given up (policy: SIEM within 1 minute).
     exportTimeoutMillis: 4_000,
   });
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({
-      [ATTR_SERVICE_NAME]: 'keyward',
-      [ATTR_SERVICE_VERSION]: serviceVersion,
-      'host.name': hostname(),
-    }),
-    spanProcessors: [new BoundedSpanProcessor(batcher, stats, settings.maxQueueSize)],
-  });
-  return { provider, stats };
+  const processor = new BoundedSpanProcessor(batcher, stats, settings.maxQueueSize);
+  const provider = new TracerProvider({ resource, spanProcessors: [processor] });
+  return { provider, stats, processor, resource };
 }

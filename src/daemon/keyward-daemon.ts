@@ -11,7 +11,7 @@ import { AuditLogObserver } from '../audit/audit-log-observer.js';
 import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
 import { BackendMetrics, cacheDisposalCounter, combineBackendTracers } from '../audit/backend-metrics.js';
 import { BackendSpans } from '../audit/backend-spans.js';
-import { CallTracer } from '../audit/call-tracer.js';
+import { CallTracer, type CallTracing } from '../audit/call-tracer.js';
 import { SpanScope } from '../audit/span-scope.js';
 import { LifecycleEvents } from '../audit/lifecycle-events.js';
 import { registerSpanDropMetric, type SpanExportStats } from '../audit/span-export-accounting.js';
@@ -94,6 +94,7 @@ export class KeywardDaemon {
   #meterProvider: MeterProvider | undefined;
   #callMetrics: CallMetrics | undefined;
   #lifecycle: LifecycleEvents | undefined;
+  #callTracing: CallTracing | undefined;
 
   private constructor(config: Config, log: Logger, options: DaemonOptions) {
     this.#config = config;
@@ -113,6 +114,7 @@ export class KeywardDaemon {
       );
       this.#tracerProvider = tracing.provider;
       this.#spanStats = tracing.stats;
+      this.#callTracing = { processor: tracing.processor, resource: tracing.resource };
     }
     this.#meterProvider = this.#createMeterProvider();
     const meter = this.#meterProvider?.getMeter('keyward', KEYWARD_VERSION);
@@ -218,9 +220,9 @@ export class KeywardDaemon {
     const observers: CallObserver[] = [];
     const metrics = this.#metrics(registry);
     if (metrics !== undefined) observers.push(metrics);
-    if (this.#tracerProvider !== undefined) {
+    if (this.#callTracing !== undefined) {
       const service = plane === 'data' ? 'keyward.v1.KeyService' : 'keyward.v1.KeyAdminService';
-      observers.push(new CallTracer(this.#tracerProvider, service, KEYWARD_VERSION, this.#spanScope));
+      observers.push(new CallTracer(this.#callTracing, service, this.#spanScope));
     }
     if (this.#auditLog !== undefined) observers.push(new AuditLogObserver(this.#auditLog, this.#log, plane));
     return observers.length === 0 ? noopCallObserver : combineObservers(observers);

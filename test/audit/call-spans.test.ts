@@ -149,3 +149,26 @@ test('spans over OTLP gRPC to a node-local collector on a Unix socket', async (t
   const [span] = await receiver.store.waitForSpans((s) => s.name === 'keyward.Encrypt');
   t.is(span!.traceId, CALLER_TRACE_ID);
 });
+
+test('every call is recorded, even when the caller did not sample its trace; times, status and resource are those of an OTLP span', async (t) => {
+  const receiver = await OtlpHttpReceiver.start();
+  const d = await startTestDaemon({ overrides: { telemetry: { traces: { protocol: 'http', endpoint: receiver.tracesUrl, export_interval_ms: 100 } } } });
+  t.teardown(async () => {
+    await d.dispose();
+    await receiver.stop();
+  });
+  const before = BigInt(Date.now()) * 1_000_000n;
+  // Flags 00: the caller's own tracer dropped its span; the audit span is kept anyway.
+  const unsampled = { traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-00` };
+  await rejectsWithCode(t, d.client.encrypt({ keyId: 'nope', plaintext: PLAINTEXT }, { metadata: unsampled }), status.NOT_FOUND);
+  const after = BigInt(Date.now()) * 1_000_000n;
+  const [span] = await receiver.store.waitForSpans((s) => s.name === 'keyward.Encrypt', 10_000);
+  t.is(span!.traceId, CALLER_TRACE_ID);
+  t.is(span!.parentSpanId, CALLER_SPAN_ID);
+  t.is(span!.kind, 'SERVER');
+  t.deepEqual(span!.status, { code: 'ERROR', message: 'NOT_FOUND' });
+  t.true(span!.startTimeUnixNano >= before - 1_000_000n && span!.startTimeUnixNano <= span!.endTimeUnixNano && span!.endTimeUnixNano <= after + 1_000_000n);
+  t.like(span!.resource, { 'service.name': 'keyward', 'telemetry.sdk.language': 'nodejs' });
+  t.like(span!.scope, { name: 'keyward', version: '0.1.0' });
+  t.is(span!.raw.flags & 0xff, 1, 'recorded and exported as sampled');
+});
