@@ -22,7 +22,7 @@ export interface TraceExportSettings {
   readonly connection?: OtlpConnection;
 }
 
-/** The OTLP exporters of @opentelemetry/exporter-trace-otlp-*, with our serializer (pre-encoded call spans). */
+/** The OTLP trace exporter over HTTP/protobuf or gRPC, as @opentelemetry/exporter-trace-otlp-* builds it, with our serializer (pre-encoded call spans). */
 function exporterFor(settings: TraceExportSettings, resource: Resource, serviceVersion: string): SpanExporter {
   const serializer = encodedTraceSerializer(resource, { name: 'keyward', version: serviceVersion });
   if (settings.protocol === 'http') {
