@@ -37,8 +37,14 @@ function peerProcess(socket: Socket): PeerProcess | undefined {
   const fd = socketFd(socket);
   const pidfd = fd === undefined ? -1 : addon.peerPidfd(fd);
   if (pidfd < 0) return undefined;
-  socket.once('close', () => addon.closeFd(pidfd));
-  return { exited: () => addon.pidfdExited(pidfd) };
+  // After the close its number may belong to another connection's pidfd: from then on
+  // the answer is "exited", never a question about whatever the number means now.
+  let closed = false;
+  socket.once('close', () => {
+    closed = true;
+    addon.closeFd(pidfd);
+  });
+  return { exited: () => closed || addon.pidfdExited(pidfd) };
 }
 
 /**

@@ -49,6 +49,7 @@ export class AuditLogObserver implements CallObserver {
           ...(outcome.cacheHit !== undefined ? { cache_hit: outcome.cacheHit } : {}),
           ...(outcome.batchSize !== undefined ? { batch_size: outcome.batchSize } : {}),
           ...(outcome.dekGenerated ? { dek_generated: true } : {}),
+          ...(outcome.deniedItems ? { denied_items: outcome.deniedItems } : {}),
           ...(outcome.caller ? callerFields(outcome.caller) : {}),
           ...(outcome.denialReason !== undefined ? { reason: outcome.denialReason } : {}),
           duration_us: Number((process.hrtime.bigint() - started) / 1000n),

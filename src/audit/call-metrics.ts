@@ -81,6 +81,9 @@ export class CallMetrics implements CallObserver {
         }
         if (outcome.codeName === 'PERMISSION_DENIED' || outcome.codeName === 'UNAUTHENTICATED') {
           this.#denied.increment(`${method}\u0000${result}`, () => ({ 'rpc.method': method, 'keyward.outcome': result }));
+        } else if (outcome.deniedItems) {
+          // Refused items of a batch that itself succeeded: counted as refusals too.
+          this.#denied.increment(`${method}\u0000PERMISSION_DENIED`, () => ({ 'rpc.method': method, 'keyward.outcome': 'PERMISSION_DENIED' }), outcome.deniedItems);
         }
       },
     };

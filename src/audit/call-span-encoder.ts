@@ -136,6 +136,7 @@ export class CallSpanEncoder {
     if (outcome.backend !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.backend', outcome.backend);
     if (outcome.cacheHit !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.cache.hit', outcome.cacheHit);
     if (outcome.batchSize !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.batch.size', outcome.batchSize);
+    if (outcome.deniedItems) writeKeyValue(w, SPAN.attributes, 'keyward.batch.denied', outcome.deniedItems);
     if (callerPart !== undefined) w.raw(callerPart);
     if (outcome.denialReason !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.denial.reason', outcome.denialReason);
     if (outcome.dekGenerated) {

@@ -25,17 +25,17 @@ export class CounterTally {
     });
   }
 
-  /** Adds one under `key`; `attributes` is called only the first time the key is seen. */
-  increment(key: string, attributes: () => Attributes): void {
+  /** Adds `by` (default 1) under `key`; `attributes` is called only the first time the key is seen. */
+  increment(key: string, attributes: () => Attributes, by = 1): void {
     const tally = this.#tallies.get(key);
     if (tally !== undefined) {
-      tally.count++;
+      tally.count += by;
       return;
     }
     if (this.#tallies.size >= this.#maxSets) {
-      this.#overflow++;
+      this.#overflow += by;
       return;
     }
-    this.#tallies.set(key, { attributes: attributes(), count: 1 });
+    this.#tallies.set(key, { attributes: attributes(), count: by });
   }
 }

@@ -51,7 +51,7 @@ function identityTests(match: RuleConfig['match'], self: SelfIds): IdentityTest[
     tests.push((i) => gids.has(i.peer.gid));
   }
   // Exact values for ids: a `*` in them was already refused by the schema.
-  if (match.exe) tests.push(optionalText((i) => i.exe, match.exe));
+  if (match.exe) tests.push(optionalText((i) => (i.exeVerified === true ? i.exe : undefined), match.exe));
   if (match.container_id) tests.push(optionalText((i) => i.containerId, match.container_id));
   if (match.pod_uid) {
     const pods = new Set(match.pod_uid.map((p) => p.toLowerCase()));

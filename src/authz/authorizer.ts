@@ -18,7 +18,11 @@ import { denied, PolicyCaller } from './policy-caller.js';
 
 /** What the authorizer needs of /proc (src/authz/process-inspector.ts). */
 export interface ProcessFactsSource {
-  inspect(pid: number): { readonly startTime: bigint; readonly exe?: string; readonly containerId?: string; readonly podUid?: string } | undefined;
+  inspect(
+    pid: number,
+  ):
+    | { readonly startTime: bigint; readonly exe?: string; readonly exeInDaemonNamespace?: boolean; readonly uid?: number; readonly containerId?: string; readonly podUid?: string }
+    | undefined;
   startTime(pid: number): bigint | undefined;
 }
 
@@ -97,19 +101,21 @@ export class Authorizer implements CallerSource {
       // own (its pid cannot have been reused while it lives).
       if (facts !== undefined && process !== undefined && this.#options.recheckBy !== 'start-time') {
         alive = () => !process.exited();
-      } else if (facts !== undefined) {
+      } else if (facts !== undefined && (facts.uid === undefined || facts.uid === peer.uid)) {
+        // Without a pidfd the pid may already belong to another process at accept: its
+        // uid must at least be the one the kernel recorded at connect(2).
         const startTime = facts.startTime;
         alive = () => this.#options.processes.startTime(peer.pid) === startTime;
       }
-      if (facts === undefined || !alive!()) {
-        const reason = `the connecting process (pid ${peer.pid}) was gone before it could be identified`;
+      if (facts === undefined || alive === undefined || !alive()) {
+        const reason = `the connecting process (pid ${peer.pid}) was gone, or replaced by another process, before it could be identified`;
         this.#options.onFailure({ subject: peerSubject(peer), operation: 'connect', keyId: '', reason });
         throw new KeywardError('unauthenticated', 'caller not identified', { cause: new DenialReason(reason) });
       }
     }
     const identity: CallerIdentity = {
       peer,
-      ...(facts?.exe !== undefined ? { exe: facts.exe } : {}),
+      ...(facts?.exe !== undefined ? { exe: facts.exe, exeVerified: facts.exeInDaemonNamespace === true } : {}),
       ...(facts?.containerId !== undefined ? { containerId: facts.containerId } : {}),
       ...(facts?.podUid !== undefined ? { podUid: facts.podUid } : {}),
       subject: peerSubject(peer, facts?.podUid, facts?.containerId),
@@ -177,14 +183,14 @@ class ConnectionIdentity implements ConnectionCallers {
     const known = this.#tokenCallers.get(token);
     if (known !== undefined) return known;
     // A token bound to a pod must come from that pod when the cgroup says which pod calls.
-    if (token.podUid !== undefined && this.#identity.podUid !== undefined && token.podUid !== this.#identity.podUid) {
+    if (token.podUid !== undefined && this.#identity.podUid !== undefined && token.podUid.toLowerCase() !== this.#identity.podUid) {
       throw this.#unauthenticated(`bearer token of pod ${token.podUid} presented from pod ${this.#identity.podUid}`);
     }
     const identity: CallerIdentity = {
       ...this.#identity,
       ...(token.namespace !== undefined ? { namespace: token.namespace } : {}),
       ...(token.serviceAccount !== undefined ? { serviceAccount: token.serviceAccount } : {}),
-      ...(this.#identity.podUid === undefined && token.podUid !== undefined ? { podUid: token.podUid } : {}),
+      ...(this.#identity.podUid === undefined && token.podUid !== undefined ? { podUid: token.podUid.toLowerCase() } : {}),
       claims: token.claims,
       subject: token.subject,
     };

@@ -13,6 +13,14 @@ export interface ProcessFacts {
   readonly exe?: string;
   readonly containerId?: string;
   readonly podUid?: string;
+  /**
+   * Whether `exe` names a file as the daemon sees it: the process shares the daemon's
+   * mount namespace (/proc/<pid>/ns/mnt). In another namespace the path is the caller's
+   * own — a container image or an unprivileged user namespace can put any binary there.
+   */
+  readonly exeInDaemonNamespace: boolean;
+  /** The effective uid in /proc/<pid>/status (to cross-check SO_PEERCRED). */
+  readonly uid?: number;
 }
 
 /** Ample for /proc/<pid>/stat: 52 numeric fields and a comm of at most 64 bytes. */
@@ -21,9 +29,16 @@ const STAT_BUFFER_SIZE = 2048;
 export class ProcessInspector {
   readonly #procRoot: string;
   readonly #statBuffer = Buffer.alloc(STAT_BUFFER_SIZE);
+  /** The daemon's own mount namespace, read at the first inspection. */
+  #ownMountNamespace: string | undefined | null = null;
 
   constructor(procRoot = '/proc') {
     this.#procRoot = procRoot;
+  }
+
+  #ownNamespace(): string | undefined {
+    if (this.#ownMountNamespace === null) this.#ownMountNamespace = readOrAbsent(() => readlinkSync(this.#path(process.pid, 'ns/mnt')));
+    return this.#ownMountNamespace;
   }
 
   /**
@@ -35,9 +50,18 @@ export class ProcessInspector {
     const before = this.startTime(pid);
     if (before === undefined) return undefined;
     const exe = readOrAbsent(() => readlinkSync(this.#path(pid, 'exe')));
+    const mountNamespace = readOrAbsent(() => readlinkSync(this.#path(pid, 'ns/mnt')));
     const cgroup = readOrAbsent(() => readFileSync(this.#path(pid, 'cgroup'), 'utf8'));
+    const status = readOrAbsent(() => readFileSync(this.#path(pid, 'status'), 'latin1'));
     if (this.startTime(pid) !== before) return undefined;
-    return { startTime: before, ...(exe !== undefined && { exe }), ...(cgroup !== undefined && parseCgroup(cgroup)) };
+    const uid = status === undefined ? undefined : effectiveUid(status);
+    return {
+      startTime: before,
+      ...(exe !== undefined && { exe }),
+      exeInDaemonNamespace: mountNamespace !== undefined && mountNamespace === this.#ownNamespace(),
+      ...(uid !== undefined && { uid }),
+      ...(cgroup !== undefined && parseCgroup(cgroup)),
+    };
   }
 
   /** The start time only, fast (called after every RPC). undefined when the process is gone. */
@@ -74,6 +98,12 @@ export class ProcessInspector {
       closeSync(fd);
     }
   }
+}
+
+/** The second (effective) id of the "Uid:" line of /proc/<pid>/status. */
+function effectiveUid(status: string): number | undefined {
+  const match = /^Uid:\s+\d+\s+(\d+)/m.exec(status);
+  return match ? Number(match[1]) : undefined;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface CallOutcome {
   readonly cacheHit?: boolean;
   readonly batchSize?: number;
   readonly dekGenerated?: boolean;
+  /** Batch items the policy refused (the call itself succeeded). */
+  readonly deniedItems?: number;
   /** Who called, as far as the daemon could tell. */
   readonly caller?: CallerIdentity;
   /** Why the call was denied or not authenticated (keyward's own words; never sent). */

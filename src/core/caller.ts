@@ -24,6 +24,11 @@ export interface CallerIdentity {
   readonly peer: PeerCredentials;
   /** The connecting process's executable (absent when /proc does not tell). */
   readonly exe?: string;
+  /**
+   * `exe` names a file in the daemon's own mount namespace. Only then do `exe` rules
+   * match: in another namespace (a container, a user namespace) the caller chose the path.
+   */
+  readonly exeVerified?: boolean;
   /** From /proc/<pid>/cgroup: the container the process runs in. */
   readonly containerId?: string;
   /** From the cgroup path or, in mesh sidecar mode, from the bearer token. */

@@ -1,6 +1,7 @@
 // Use cases: EncryptBatch and DecryptBatch. The batch as a whole is checked against the
 // item and byte limits; then each item succeeds or fails on its own, so one bad item
 // does not fail the others.
+import { DenialReason } from '../core/caller.js';
 import { KeywardError, toKeywardError } from '../core/keyward-error.js';
 import type { CallContext } from './call-context.js';
 import { decrypt, type DecryptInput, type DecryptOutput } from './decrypt.js';
@@ -31,13 +32,22 @@ function itemContext(ctx: CallContext): CallContext {
   return rest;
 }
 
-async function eachItem<I, O>(items: readonly I[], run: (item: I) => Promise<O>): Promise<ItemResult<O>[]> {
+/** A refused item leaves its trace on the batch's own facts: count and first reason. */
+function noteDenial(ctx: CallContext, error: KeywardError): void {
+  if (error.code !== 'permission-denied' || ctx.facts === undefined) return;
+  ctx.facts.deniedItems = (ctx.facts.deniedItems ?? 0) + 1;
+  if (ctx.facts.denialReason === undefined && error.cause instanceof DenialReason) ctx.facts.denialReason = error.cause.message;
+}
+
+async function eachItem<I, O>(items: readonly I[], ctx: CallContext, run: (item: I) => Promise<O>): Promise<ItemResult<O>[]> {
   const results: ItemResult<O>[] = [];
   for (const item of items) {
     try {
       results.push({ ok: true, value: await run(item) });
     } catch (err) {
-      results.push({ ok: false, error: toKeywardError(err) });
+      const error = toKeywardError(err);
+      noteDenial(ctx, error);
+      results.push({ ok: false, error });
     }
   }
   return results;
@@ -50,7 +60,7 @@ export function encryptBatch(
 ): Promise<ItemResult<EncryptOutput>[]> {
   checkBatch(deps, items.map((i) => i.plaintext.byteLength + i.associatedData.byteLength));
   if (ctx.facts) ctx.facts.batchSize = items.length;
-  return eachItem(items, (item) => encrypt(deps, item, itemContext(ctx)));
+  return eachItem(items, ctx, (item) => encrypt(deps, item, itemContext(ctx)));
 }
 
 export function decryptBatch(
@@ -60,5 +70,5 @@ export function decryptBatch(
 ): Promise<ItemResult<DecryptOutput>[]> {
   checkBatch(deps, items.map((i) => i.ciphertext.byteLength + i.associatedData.byteLength));
   if (ctx.facts) ctx.facts.batchSize = items.length;
-  return eachItem(items, (item) => decrypt(deps, item, itemContext(ctx)));
+  return eachItem(items, ctx, (item) => decrypt(deps, item, itemContext(ctx)));
 }

@@ -46,6 +46,8 @@ interface Who {
   readonly uid?: number;
   readonly gid?: number;
   readonly exe?: string;
+  /** Default true when `exe` is given: the caller shares the daemon's mount namespace. */
+  readonly exeVerified?: boolean;
   readonly containerId?: string;
   readonly podUid?: string;
   readonly namespace?: string;
@@ -55,7 +57,8 @@ interface Who {
 
 function identity(who: Who = {}): CallerIdentity {
   const { uid = 1000, gid = 1000, ...rest } = who;
-  return { peer: { pid: 12345, uid, gid }, subject: `uid:${uid}`, ...rest };
+  const verified = who.exe !== undefined ? { exeVerified: who.exeVerified ?? true } : {};
+  return { peer: { pid: 12345, uid, gid }, subject: `uid:${uid}`, ...rest, ...verified };
 }
 
 /** The operations the grants permit on `keyId`, in OPERATIONS order. */
@@ -208,6 +211,7 @@ test('exe: `*` matches any run of characters, `/` included, and nothing else is 
   t.false(applies(policy, { exe: '/usr/bin' }));
   t.false(applies(policy, { exe: '/opt/usr/bin/x' }), 'anchored at the start');
   t.false(applies(policy, {}), 'no exe known: the rule does not apply');
+  t.false(applies(policy, { exe: '/usr/bin/x', exeVerified: false }), 'a path from another mount namespace never matches');
 
   const exact = oneRule({ exe: ['/opt/app/bin/server', '/opt/app/bin/worker'] });
   t.true(applies(exact, { exe: '/opt/app/bin/server' }));

@@ -107,3 +107,16 @@ test('a replaced policy reaches an open connection on its next call', async (t) 
   authorizer.replace(allowUid1000, undefined);
   t.true((await conn.callerFor(undefined)).permits('encrypt', 'k'));
 });
+
+test('without a pidfd, a pid whose process runs under another uid than SO_PEERCRED recorded is refused (pid reused before accept)', (t) => {
+  const proc = fakeProc();
+  const inspect = proc.inspect;
+  proc.inspect = (pid: number) => {
+    const facts = inspect(pid);
+    return facts && { ...facts, uid: 0 };
+  };
+  const authorizer = new Authorizer({ policy: allowUid1000, processes: proc, onFailure: () => undefined });
+  t.is(codeOf(() => authorizer.connect(PEER, 'data')), 'unauthenticated');
+  // With a pidfd the process is the connector itself: a later setuid does not matter.
+  t.is(codeOf(() => authorizer.connect(PEER, 'data', { exited: () => false })), 'none');
+});

@@ -6,7 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { status } from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rejectsWithCode } from '../support/grpc-assert.js';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
@@ -30,6 +30,9 @@ function fixtureProc(dir: string, cgroup: string): string {
   // /proc files report size 0: read them, do not copy them.
   writeFileSync(join(self, 'stat'), readFileSync(`/proc/${process.pid}/stat`));
   symlinkSync(process.execPath, join(self, 'exe'));
+  // The same mount namespace as the daemon (this process): its exe path can be trusted.
+  mkdirSync(join(self, 'ns'));
+  symlinkSync(readlinkSync('/proc/self/ns/mnt'), join(self, 'ns', 'mnt'));
   writeFileSync(join(self, 'cgroup'), cgroup);
   return root;
 }

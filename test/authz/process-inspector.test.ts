@@ -45,7 +45,7 @@ function writeProcess(pid: number, p: FixtureProcess): void {
 
 test('a fixture process: start time, exe and container identity', (t) => {
   writeProcess(100, { startTime: 882_320n, exe: '/usr/local/bin/payments-api', cgroup: CGROUP });
-  t.deepEqual(fixtureProc.inspect(100), { startTime: 882_320n, exe: '/usr/local/bin/payments-api', containerId: CONTAINER_ID, podUid: POD_UID });
+  t.deepEqual(fixtureProc.inspect(100), { startTime: 882_320n, exe: '/usr/local/bin/payments-api', exeInDaemonNamespace: false, containerId: CONTAINER_ID, podUid: POD_UID });
   t.is(fixtureProc.startTime(100), 882_320n);
 });
 
@@ -56,7 +56,7 @@ test('a comm with spaces, parentheses and numbers does not shift the fields', (t
     comms.map((_, i) => fixtureProc.startTime(200 + i)),
     comms.map((_, i) => 1000n + BigInt(i)),
   );
-  t.deepEqual(fixtureProc.inspect(201), { startTime: 1001n });
+  t.deepEqual(fixtureProc.inspect(201), { startTime: 1001n, exeInDaemonNamespace: false });
 });
 
 test('start times beyond 2^53 keep every digit', (t) => {
@@ -85,9 +85,9 @@ test('inspect gives undefined when stat is missing, even with exe and cgroup pre
 
 test('an unreadable exe or cgroup is left out, the rest is still reported', (t) => {
   writeProcess(600, { startTime: 42n, cgroup: CGROUP });
-  t.deepEqual(fixtureProc.inspect(600), { startTime: 42n, containerId: CONTAINER_ID, podUid: POD_UID });
+  t.deepEqual(fixtureProc.inspect(600), { startTime: 42n, exeInDaemonNamespace: false, containerId: CONTAINER_ID, podUid: POD_UID });
   writeProcess(601, { startTime: 43n, exe: '/usr/sbin/sshd' });
-  t.deepEqual(fixtureProc.inspect(601), { startTime: 43n, exe: '/usr/sbin/sshd' });
+  t.deepEqual(fixtureProc.inspect(601), { startTime: 43n, exe: '/usr/sbin/sshd', exeInDaemonNamespace: false });
 });
 
 test('a malformed stat file gives undefined, not a wrong start time', (t) => {
@@ -154,4 +154,20 @@ test('real /proc: pid 1 has exe exactly when readlink can read it (EACCES withou
   const facts = new ProcessInspector().inspect(1);
   t.not(facts, undefined);
   t.is(facts?.exe, expected);
+});
+
+test('exe is trusted only in the daemon\'s mount namespace; the effective uid comes from status', (t) => {
+  const own = join(root, String(process.pid));
+  mkdirSync(join(own, 'ns'), { recursive: true });
+  symlinkSync('mnt:[4026531841]', join(own, 'ns', 'mnt'));
+  for (const [pid, ns] of [[700, 'mnt:[4026531841]'], [701, 'mnt:[4026532999]']] as const) {
+    writeProcess(pid, { startTime: 7n, exe: '/usr/bin/app', cgroup: '0::/init.scope\n' });
+    mkdirSync(join(root, String(pid), 'ns'));
+    symlinkSync(ns, join(root, String(pid), 'ns', 'mnt'));
+    writeFileSync(join(root, String(pid), 'status'), 'Name:\tapp\nUid:\t1000\t1001\t1001\t1001\nGid:\t5\t5\t5\t5\n');
+  }
+  t.like(fixtureProc.inspect(700), { exe: '/usr/bin/app', exeInDaemonNamespace: true, uid: 1001 });
+  t.like(fixtureProc.inspect(701), { exe: '/usr/bin/app', exeInDaemonNamespace: false, uid: 1001 });
+  // The real /proc: this process shares its own namespace.
+  t.like(new ProcessInspector().inspect(process.pid), { exeInDaemonNamespace: true, uid: process.geteuid!() });
 });

@@ -2,7 +2,8 @@
 // Kubernetes logins; renewal before expiry and a new login near the max TTL or when
 // renewal is refused; token expiry mid-run — calls the DEK cache serves go on, the others
 // recover after one re-login shared by all callers; a 403 that a new token does not cure
-// is permission-denied; credentials are re-read from their files at each login.
+// is failed-precondition (keyward's fault, not the caller's); credentials are re-read
+// from their files at each login.
 import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -221,7 +222,7 @@ test('a token the backend knows has expired is replaced before the call, by ONE 
   t.true(log.events().some((ev) => ev['event'] === 'vault.login' && ev['reason'] === 'token expired'));
 });
 
-test('a 403 that a new token does not cure (the policy denies it) is permission-denied, without a login storm', async (t) => {
+test('a 403 that a new token does not cure (the policy denies it) is failed-precondition, without a login storm', async (t) => {
   const e = await env(t);
   e.vault.setPolicy('no-rotate', [
     { path: 'transit/keys/+', capabilities: ['create', 'read', 'update'] },
@@ -233,13 +234,13 @@ test('a 403 that a new token does not cure (the policy denies it) is permission-
   await backend.ensureKey(MAC);
   const errors = await Promise.all(Array.from({ length: 5 }, () => backend.rotateKey('m').then(() => undefined, (err: unknown) => err)));
   for (const err of errors) {
-    t.is(codeOf(err), 'permission-denied');
-    t.regex((err as Error).message, /rotate key "m": Vault denied the request \(403: permission denied\)/);
+    t.is(codeOf(err), 'failed-precondition');
+    t.regex((err as Error).message, /rotate key "m": Vault refused keyward's token \(403\); check the token's policy/);
   }
   t.is(e.vault.approle.logins, 1, 'no re-login: lookup-self showed the token is fine');
   const lookups = e.vault.count((r) => r.path === 'auth/token/lookup-self');
   t.true(lookups <= 2, 'one lookup for the burst (and at most one more)');
-  for (let i = 0; i < 5; i++) t.is(codeOf(await t.throwsAsync(backend.rotateKey('m'))), 'permission-denied');
+  for (let i = 0; i < 5; i++) t.is(codeOf(await t.throwsAsync(backend.rotateKey('m'))), 'failed-precondition');
   t.is(e.vault.count((r) => r.path === 'auth/token/lookup-self'), lookups, 'the denial is remembered for the path: no lookup per call');
   t.is((await backend.mac('m', 1, Buffer.from('x'))).byteLength, 32, 'what the policy allows still works');
 });

@@ -1,6 +1,6 @@
 // The one place where a failed Vault request becomes a KeywardError for keyward's
 // callers: Vault unreachable, 5xx after retries, circuit open, overloaded, rate limited
-// → unavailable; 403 that a new login did not cure → permission-denied; a ciphertext
+// → unavailable; 403 that a new login did not cure → failed-precondition; a ciphertext
 // Vault will not decrypt (400) → decryption-failed; a version below
 // min_decryption_version → failed-precondition; a missing key → not-found. Vault's
 // error text (already redacted) stays in the message; the cause is for the log.
@@ -46,7 +46,10 @@ export function toKeywardError(err: unknown, ctx: ErrorContext): KeywardError {
   const status = err.status ?? 0;
   const detail = err.detail;
   if (status >= 500 || status === 429 || status === 412) return new KeywardError('unavailable', `${at}: Vault answered ${status}: ${detail}`, { cause: err });
-  if (status === 403) return new KeywardError('permission-denied', `${at}: Vault denied the request (403: ${detail}); check the token's policy`, { cause: err });
+  // keyward's own token lacks a permission: a deployment fault, not the caller's — and
+  // not PERMISSION_DENIED, whose one message means "the policy refuses you". The detail
+  // is in the cause (logged).
+  if (status === 403) return new KeywardError('failed-precondition', `${at}: Vault refused keyward's token (403); check the token's policy`, { cause: err });
   if (status === 404) {
     return ctx.operation === 'read-key'
       ? new KeywardError('not-found', `${at}: no such Transit key`, { cause: err })
