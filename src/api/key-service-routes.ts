@@ -105,8 +105,9 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
     };
     observed.run(run).then(
       (response) => {
-        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(caller, callers) });
+        // The response first, then its record: the caller does not wait for the audit.
         callback(null, response);
+        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(caller, callers) });
         // The serializer wipes secrets it has written out; a call cancelled (or past its
         // deadline) is never serialized, so wipe it here then.
         if (wipe !== undefined) {
@@ -116,8 +117,8 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
       },
       (err: unknown) => {
         const status = toWireStatus(err, env.log, method);
-        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...identityOf(caller, callers), ...denialOf(err) });
         callback({ code: status.code, details: status.message, metadata: undefined });
+        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...identityOf(caller, callers), ...denialOf(err) });
       },
     );
   };

@@ -182,7 +182,9 @@ export class AuditLog {
     this.#idle = new Promise<void>((resolve) => {
       this.#markIdle = resolve;
     });
-    void this.#pump();
+    // On the next turn of the loop: the responses of this turn leave first, and the
+    // records appended meanwhile go out in one write.
+    setImmediate(() => void this.#pump());
   }
 
   /** The one writer: drains the queue batch by batch. */
