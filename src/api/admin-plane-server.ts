@@ -12,7 +12,7 @@ import type { CallerSource } from '../core/caller.js';
 import type { Logger } from '../core/logger.js';
 import type { KeyCatalog } from '../service/key-administration.js';
 import { connectionCallersKey, keyAdminRoutes } from './key-admin-routes.js';
-import { callersOfSocket, identifyConnection } from './peer-credentials.js';
+import { acceptIdentified, callersOfSocket } from './peer-credentials.js';
 import { closeUnixSocket, listenUnixSocket, type UnixSocketOptions } from './unix-socket-listener.js';
 
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -63,15 +63,8 @@ export class AdminPlaneServer {
 
   /** Hands the connection to the HTTP/2 or HTTP/1.1 server by its first bytes. */
   #route(socket: Socket): void {
-    try {
-      identifyConnection(socket, this.#options.callers, 'admin');
-    } catch (err) {
-      this.#options.logger.warn({ err: String(err), cause: String((err as Error).cause ?? '') }, 'connection refused: peer not identified');
-      socket.destroy();
-      return;
-    }
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    const { callers, logger } = this.#options;
+    if (!acceptIdentified(socket, { callers, plane: 'admin', logger, sockets: this.#sockets })) return;
     socket.once('readable', () => {
       const head: Buffer | null = socket.read();
       if (head === null) return;

@@ -12,7 +12,7 @@ import type { ServiceDeps } from '../service/service-deps.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../service/request-checks.js';
 import { BackendHealth } from './backend-health.js';
 import { keyServiceDefinition, keyServiceHandlers } from './key-service-routes.js';
-import { identifyConnection } from './peer-credentials.js';
+import { acceptIdentified } from './peer-credentials.js';
 import { closeUnixSocket, listenUnixSocket, type UnixSocketOptions } from './unix-socket-listener.js';
 
 /** Room for protobuf framing around the largest allowed fields. */
@@ -73,17 +73,8 @@ export class DataPlaneServer {
   }
 
   #accept(socket: Socket): void {
-    try {
-      identifyConnection(socket, this.#options.callers, 'data');
-    } catch (err) {
-      // A peer that cannot be identified is not served.
-      this.#options.logger.warn({ err: String(err), cause: String((err as Error).cause ?? '') }, 'connection refused: peer not identified');
-      socket.destroy();
-      return;
-    }
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-    this.#injector.injectConnection(socket);
+    const { callers, logger } = this.#options;
+    if (acceptIdentified(socket, { callers, plane: 'data', logger, sockets: this.#sockets })) this.#injector.injectConnection(socket);
   }
 
   /**

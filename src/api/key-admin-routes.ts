@@ -5,9 +5,8 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createContextKey, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { CallObserver } from '../core/call-observer.js';
-import type { Caller, ConnectionCallers } from '../core/caller.js';
-import { KeywardError } from '../core/keyward-error.js';
-import { denialOf, identityOf } from './caller-outcome.js';
+import type { ConnectionCallers } from '../core/caller.js';
+import { denialOf, identityOf, runAsCaller, type CallerCall } from './caller-outcome.js';
 import type { KeyAlgorithm as Algorithm, KeyPurpose as Purpose, KeyVersionState as State } from '../core/key-types.js';
 import type { Logger } from '../core/logger.js';
 import type { KeyCatalog } from '../service/key-administration.js';
@@ -83,28 +82,15 @@ async function guarded<T>(
 ): Promise<T> {
   const observed = env.observer.start(method, (key) => handler.requestHeader.get(key) ?? undefined);
   const facts: CallFacts = {};
-  const callers = handler.values.get(connectionCallersKey);
-  let caller: Caller | undefined;
+  const as: CallerCall = { caller: undefined, callers: handler.values.get(connectionCallersKey) };
   try {
-    const result = await observed.run(async () => {
-      if (callers === undefined) throw new KeywardError('unauthenticated', 'caller not identified');
-      // The admin socket takes no bearer token: its callers are local administrators.
-      const who = await callers.callerFor(undefined);
-      caller = who;
-      // As on the data plane: before the change is made, and before its result leaves.
-      callers.recheck(who);
-      const out = await Promise.resolve(run({ method, facts, caller: who }, facts)).catch((err: unknown) => {
-        callers.recheck(who);
-        throw err;
-      });
-      callers.recheck(who);
-      return out;
-    });
-    observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(caller, callers) });
+    // The admin socket takes no bearer token: its callers are local administrators.
+    const result = await observed.run(() => runAsCaller(as, undefined, async (caller) => run({ method, facts, caller }, facts)));
+    observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(as) });
     return result;
   } catch (err) {
     const status = toWireStatus(err, env.log, method);
-    observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...identityOf(caller, callers), ...denialOf(err) });
+    observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...identityOf(as), ...denialOf(err) });
     throw new ConnectError(status.message, status.code as number as Code);
   }
 }
@@ -115,13 +101,10 @@ export function keyAdminRoutes(registry: KeyCatalog, env: AdminEnv): (router: Co
       listKeys: (_req, handler) =>
         guarded('ListKeys', env, handler, (ctx) => create(ListKeysResponseSchema, { keys: listKeys(registry, ctx).map(toKey) })),
       describeKey: (req, handler) =>
-        guarded('DescribeKey', env, handler, (ctx, facts) => {
-          facts.keyId = req.keyId;
-          return create(DescribeKeyResponseSchema, { key: toKey(describeKey(registry, req.keyId, ctx)) });
-        }),
+        guarded('DescribeKey', env, handler, (ctx) => create(DescribeKeyResponseSchema, { key: toKey(describeKey(registry, req.keyId, ctx)) })),
       rotateKey: (req, handler) =>
+        // The key id is noted by the use case once it is checked (authorizeKey).
         guarded('RotateKey', env, handler, async (ctx, facts) => {
-          facts.keyId = req.keyId;
           const rotated = await rotateKey(registry, req.keyId, ctx);
           facts.keyVersion = rotated.primaryVersion;
           facts.backend = rotated.backend;

@@ -6,8 +6,7 @@ import { create } from '@bufbuild/protobuf';
 import { status as GrpcStatus, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { CallObserver } from '../core/call-observer.js';
 import type { SignatureScheme } from '../core/key-backend.js';
-import type { Caller } from '../core/caller.js';
-import { KeywardError } from '../core/keyward-error.js';
+import type { KeywardError } from '../core/keyward-error.js';
 import type { Logger } from '../core/logger.js';
 import { decryptBatch, encryptBatch, type ItemResult } from '../service/batch.js';
 import type { CallContext, CallFacts } from '../service/call-context.js';
@@ -56,7 +55,7 @@ import {
 } from '../wire/gen/keyward/v1/key_service_pb.js';
 import { grpcServiceDefinition } from '../wire/grpc-definition.js';
 import { toWireStatus } from './grpc-status.js';
-import { denialOf, identityOf } from './caller-outcome.js';
+import { denialOf, identityOf, runAsCaller, type CallerCall } from './caller-outcome.js';
 import { callersOfCall } from './peer-credentials.js';
 
 type Handler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -82,32 +81,13 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
     };
     const observed = env.observer.start(method, metadata);
     const facts: CallFacts = {};
-    const callers = callersOfCall(call);
-    let caller: Caller | undefined;
-    const run = async () => {
-      if (callers === undefined) throw new KeywardError('unauthenticated', 'caller not identified');
-      const who = await callers.callerFor(metadata('authorization'));
-      caller = who;
-      // Before: a borrowed connection does nothing and learns nothing (not even an
-      // error about a key). After, on every path: the process may have gone meanwhile.
-      callers.recheck(who);
-      const response = await handler(call.request, { method, facts, caller: who }).catch((err: unknown) => {
-        callers.recheck(who);
-        throw err;
-      });
-      try {
-        callers.recheck(who);
-      } catch (err) {
-        wipe?.(response);
-        throw err;
-      }
-      return response;
-    };
+    const as: CallerCall = { caller: undefined, callers: callersOfCall(call) };
+    const run = () => runAsCaller(as, metadata('authorization'), (caller) => handler(call.request, { method, facts, caller }), wipe);
     observed.run(run).then(
       (response) => {
         // The response first, then its record: the caller does not wait for the audit.
         callback(null, response);
-        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(caller, callers) });
+        observed.end({ code: GrpcStatus.OK, codeName: 'OK', ...facts, ...identityOf(as) });
         // The serializer wipes secrets it has written out; a call cancelled (or past its
         // deadline) is never serialized, so wipe it here then.
         if (wipe !== undefined) {
@@ -118,7 +98,7 @@ function unary<Req, Res>(method: string, env: RouteEnv, handler: Handler<Req, Re
       (err: unknown) => {
         const status = toWireStatus(err, env.log, method);
         callback({ code: status.code, details: status.message, metadata: undefined });
-        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...identityOf(caller, callers), ...denialOf(err) });
+        observed.end({ code: status.code, codeName: GrpcStatus[status.code], ...facts, ...identityOf(as), ...denialOf(err) });
       },
     );
   };

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { CallerSource, ConnectionCallers, PeerCredentials, PeerProcess } from '../core/caller.js';
+import type { Logger } from '../core/logger.js';
 
 interface Addon {
   peerCredentials(fd: number): PeerCredentials;
@@ -47,14 +48,32 @@ function peerProcess(socket: Socket): PeerProcess | undefined {
   return { exited: () => closed || addon.pidfdExited(pidfd) };
 }
 
+/** What accepting a connection on either socket needs. */
+export interface AcceptOptions {
+  readonly callers: CallerSource;
+  readonly plane: 'data' | 'admin';
+  readonly logger: Logger;
+  /** The plane's open connections, kept for shutdown. */
+  readonly sockets: Set<Socket>;
+}
+
 /**
- * Identifies the peer of a freshly accepted socket and attaches its callers. Throws when
- * the peer cannot be identified; the caller of this function then refuses the connection.
+ * Identifies the peer of a freshly accepted socket and attaches its callers; a peer that
+ * cannot be identified is not served (the socket is destroyed, false is returned).
  */
-export function identifyConnection(socket: Socket, callers: CallerSource, plane: 'data' | 'admin'): void {
-  const peer = readPeerCredentials(socket);
-  if (peer === undefined) throw new Error('the socket has no file descriptor to read SO_PEERCRED from');
-  (socket as unknown as Record<symbol, unknown>)[CONNECTION_CALLERS] = callers.connect(peer, plane, peerProcess(socket));
+export function acceptIdentified(socket: Socket, options: AcceptOptions): boolean {
+  try {
+    const peer = readPeerCredentials(socket);
+    if (peer === undefined) throw new Error('the socket has no file descriptor to read SO_PEERCRED from');
+    (socket as unknown as Record<symbol, unknown>)[CONNECTION_CALLERS] = options.callers.connect(peer, options.plane, peerProcess(socket));
+  } catch (err) {
+    options.logger.warn({ err: String(err), cause: String((err as Error).cause ?? '') }, 'connection refused: peer not identified');
+    socket.destroy();
+    return false;
+  }
+  options.sockets.add(socket);
+  socket.once('close', () => options.sockets.delete(socket));
+  return true;
 }
 
 /** The callers attached to a socket (or to the proxy http2 puts in front of it). */

@@ -60,3 +60,25 @@ test('refused batch items: counted on the batch record and span and in keyward.r
   t.like(record, { outcome: 'ok', batch_size: 4, denied_items: 2 });
   t.regex(String(record?.['reason']), /no rule grants encrypt on key "beta"/);
 });
+
+test('the admin plane checks key ids first too, and a refused name never reaches the audit record', async (t) => {
+  const dir = makeTempDir();
+  const auditPath = join(dir, 'audit.jsonl');
+  const d = await startTestDaemon({ dir, overrides: { audit: { log: { path: auditPath, fsync: 'every-record' } } } });
+  const long = 'k'.repeat(100_000);
+  await rejectsWithCode(t, d.admin.describeKey({ keyId: long }), status.INVALID_ARGUMENT, /^key_id is not a key id/);
+  await rejectsWithCode(t, d.admin.rotateKey({ keyId: 'pay/ments' }), status.INVALID_ARGUMENT, /^key_id is not a key id/);
+  await d.stop();
+  const records = readFileSync(auditPath, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((r) => r['plane'] === 'admin');
+  t.deepEqual(
+    records.map((r) => [r['operation'], r['outcome'], r['key_id']]),
+    [
+      ['DescribeKey', 'INVALID_ARGUMENT', undefined],
+      ['RotateKey', 'INVALID_ARGUMENT', undefined],
+    ],
+  );
+});
