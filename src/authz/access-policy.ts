@@ -90,7 +90,7 @@ export class Grants {
     this.#rules = rules;
   }
 
-  /** Names of the rules that apply to the identity (for logs). */
+  /** Names of the rules that apply to the identity (a denial's reason lists them). */
   get ruleNames(): string[] {
     return this.#rules.map((r) => r.name);
   }

@@ -13,30 +13,20 @@ import {
 } from '../core/caller.js';
 import { KeywardError } from '../core/keyward-error.js';
 import type { AccessPolicy, Grants } from './access-policy.js';
+import type { TokenIdentity } from './bearer-token-verifier.js';
 import type { FailedAttempt } from './failed-attempt-monitor.js';
+import type { ProcessInspector } from './process-inspector.js';
 import { denied, PolicyCaller } from './policy-caller.js';
 
-/** What the authorizer needs of /proc (src/authz/process-inspector.ts). */
-export interface ProcessFactsSource {
-  inspect(
-    pid: number,
-  ):
-    | { readonly startTime: bigint; readonly exe?: string; readonly exeInDaemonNamespace?: boolean; readonly uid?: number; readonly containerId?: string; readonly podUid?: string }
-    | undefined;
-  startTime(pid: number): bigint | undefined;
-}
+/** What the authorizer needs of /proc (tests give it fakes). */
+export type ProcessFactsSource = Pick<ProcessInspector, 'inspect' | 'startTime'>;
 
-/** What the authorizer needs of the bearer token verifier (src/authz/bearer-token-verifier.ts). */
+/** A verified token, as far as the authorizer reads it. */
+export type TokenFacts = Pick<TokenIdentity, 'subject' | 'namespace' | 'serviceAccount' | 'podUid' | 'claims'>;
+
+/** What the authorizer needs of the bearer token verifier (tests give it fakes). */
 export interface TokenVerifier {
   verify(authorization: string): Promise<TokenFacts>;
-}
-
-export interface TokenFacts {
-  readonly subject: string;
-  readonly namespace?: string;
-  readonly serviceAccount?: string;
-  readonly podUid?: string;
-  readonly claims: Readonly<Record<string, unknown>>;
 }
 
 export interface AuthorizerOptions {

@@ -23,7 +23,8 @@ export class PolicyCaller implements Caller {
 
   authorize(operation: Operation, keyId: string): void {
     if (this.#grants.permits(operation, keyId)) return;
-    const reason = `no rule grants ${operation} on key "${keyId}" to ${this.identity.subject}`;
+    const applying = this.#grants.ruleNames;
+    const reason = `no rule grants ${operation} on key "${keyId}" to ${this.identity.subject} (rules that apply to it: ${applying.length > 0 ? applying.join(', ') : 'none'})`;
     this.#onDenied({ subject: this.identity.subject, operation, keyId, reason });
     throw denied(reason);
   }

@@ -14,7 +14,7 @@ function fakeProc(): ProcessFactsSource & { startTimeReads: number; start: bigin
   const fake = {
     startTimeReads: 0,
     start: 100n,
-    inspect: (pid: number) => (pid === PEER.pid ? { startTime: fake.start, exe: '/usr/bin/app' } : undefined),
+    inspect: (pid: number) => (pid === PEER.pid ? { startTime: fake.start, exe: '/usr/bin/app', exeInDaemonNamespace: true } : undefined),
     startTime: (pid: number) => {
       fake.startTimeReads++;
       return pid === PEER.pid ? fake.start : undefined;
