@@ -3,24 +3,9 @@
 // are queued, not awaited on the call's path; a failed append is logged, never
 // surfaced to the caller.
 import type { CallObserver, MetadataReader, ObservedCall } from '../core/call-observer.js';
-import type { CallerIdentity } from '../core/caller.js';
+import { callerEntries } from './caller-attributes.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditLog } from './audit-log.js';
-
-/** The actor of a record (policy §8). */
-function callerFields(caller: CallerIdentity): Record<string, string | number> {
-  return {
-    actor: caller.subject,
-    peer_pid: caller.peer.pid,
-    peer_uid: caller.peer.uid,
-    peer_gid: caller.peer.gid,
-    ...(caller.exe !== undefined ? { exe: caller.exe } : {}),
-    ...(caller.containerId !== undefined ? { container_id: caller.containerId } : {}),
-    ...(caller.podUid !== undefined ? { pod_uid: caller.podUid } : {}),
-    ...(caller.namespace !== undefined ? { namespace: caller.namespace } : {}),
-    ...(caller.serviceAccount !== undefined ? { service_account: caller.serviceAccount } : {}),
-  };
-}
 
 export class AuditLogObserver implements CallObserver {
   readonly #log: AuditLog;
@@ -50,7 +35,7 @@ export class AuditLogObserver implements CallObserver {
           ...(outcome.batchSize !== undefined ? { batch_size: outcome.batchSize } : {}),
           ...(outcome.dekGenerated ? { dek_generated: true } : {}),
           ...(outcome.deniedItems ? { denied_items: outcome.deniedItems } : {}),
-          ...(outcome.caller ? callerFields(outcome.caller) : {}),
+          ...(outcome.caller ? Object.fromEntries(callerEntries(outcome.caller, 'record')) : {}),
           ...(outcome.denialReason !== undefined ? { reason: outcome.denialReason } : {}),
           duration_us: Number((process.hrtime.bigint() - started) / 1000n),
         };

@@ -9,6 +9,7 @@
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { CallOutcome } from '../core/call-observer.js';
 import type { CallerIdentity } from '../core/caller.js';
+import { callerEntries } from './caller-attributes.js';
 
 /** Span fields (opentelemetry/proto/trace/v1/trace.proto). */
 const SPAN = { traceId: 1, spanId: 2, traceState: 3, parentSpanId: 4, name: 5, kind: 6, start: 7, end: 8, attributes: 9, events: 11, status: 15, flags: 16 } as const;
@@ -47,22 +48,6 @@ const writer = new BinaryWriter();
 function encoded(write: (w: BinaryWriter) => void): Uint8Array {
   write(writer);
   return writer.finish();
-}
-
-/** The caller's attributes as Span.attributes entries, named as docs/tracing.md says. */
-function callerAttributeEntries(caller: CallerIdentity): Array<[string, AttributeValue]> {
-  const entries: Array<[string, AttributeValue]> = [
-    ['keyward.peer.pid', caller.peer.pid],
-    ['keyward.peer.uid', caller.peer.uid],
-    ['keyward.peer.gid', caller.peer.gid],
-    ['enduser.id', caller.subject],
-  ];
-  if (caller.exe !== undefined) entries.push(['process.executable.path', caller.exe]);
-  if (caller.containerId !== undefined) entries.push(['container.id', caller.containerId]);
-  if (caller.podUid !== undefined) entries.push(['k8s.pod.uid', caller.podUid]);
-  if (caller.namespace !== undefined) entries.push(['k8s.namespace.name', caller.namespace]);
-  if (caller.serviceAccount !== undefined) entries.push(['keyward.caller.service_account', caller.serviceAccount]);
-  return entries;
 }
 
 export interface CallSpanRecord {
@@ -108,7 +93,7 @@ export class CallSpanEncoder {
     let part = this.#callers.get(caller);
     if (part === undefined) {
       part = encoded((w) => {
-        for (const [key, value] of callerAttributeEntries(caller)) writeKeyValue(w, SPAN.attributes, key, value);
+        for (const [key, value] of callerEntries(caller, 'span')) writeKeyValue(w, SPAN.attributes, key, value);
       });
       this.#callers.set(caller, part);
     }

@@ -1,0 +1,32 @@
+// The caller of a call as the audit reports it: one table, each fact under its span
+// attribute name (OpenTelemetry's where one exists, docs/tracing.md) and its audit record
+// field (docs/audit.md), so spans and records always carry the same facts.
+import type { CallerIdentity } from '../core/caller.js';
+
+interface CallerField {
+  readonly span: string;
+  readonly record: string;
+  readonly value: (caller: CallerIdentity) => string | number | undefined;
+}
+
+const CALLER_FIELDS: readonly CallerField[] = [
+  { span: 'enduser.id', record: 'actor', value: (c) => c.subject },
+  { span: 'keyward.peer.pid', record: 'peer_pid', value: (c) => c.peer.pid },
+  { span: 'keyward.peer.uid', record: 'peer_uid', value: (c) => c.peer.uid },
+  { span: 'keyward.peer.gid', record: 'peer_gid', value: (c) => c.peer.gid },
+  { span: 'process.executable.path', record: 'exe', value: (c) => c.exe },
+  { span: 'container.id', record: 'container_id', value: (c) => c.containerId },
+  { span: 'k8s.pod.uid', record: 'pod_uid', value: (c) => c.podUid },
+  { span: 'k8s.namespace.name', record: 'namespace', value: (c) => c.namespace },
+  { span: 'keyward.caller.service_account', record: 'service_account', value: (c) => c.serviceAccount },
+];
+
+/** The caller's known facts as [name, value] pairs, named for a span or for an audit record. */
+export function callerEntries(caller: CallerIdentity, naming: 'span' | 'record'): Array<[string, string | number]> {
+  const entries: Array<[string, string | number]> = [];
+  for (const field of CALLER_FIELDS) {
+    const value = field.value(caller);
+    if (value !== undefined) entries.push([field[naming], value]);
+  }
+  return entries;
+}
