@@ -84,7 +84,9 @@ const MAX_REMEMBERED_DECISIONS = 4_096;
 /** What the policy grants one identity. */
 export class Grants {
   readonly #rules: readonly CompiledRule[];
-  readonly #decisions = new Map<string, boolean>();
+  /** operation → key id → decision: no string is built per call. */
+  readonly #decisions = new Map<Operation, Map<string, boolean>>();
+  #remembered = 0;
 
   constructor(rules: readonly CompiledRule[]) {
     this.#rules = rules;
@@ -96,12 +98,21 @@ export class Grants {
   }
 
   permits(operation: Operation, keyId: string): boolean {
-    const memo = `${operation}\u0000${keyId}`;
-    const known = this.#decisions.get(memo);
+    let byKey = this.#decisions.get(operation);
+    const known = byKey?.get(keyId);
     if (known !== undefined) return known;
     const decision = this.#rules.some((rule) => rule.operations.has(operation) && anyGlob(rule.keys, keyId));
-    if (this.#decisions.size >= MAX_REMEMBERED_DECISIONS) this.#decisions.clear();
-    this.#decisions.set(memo, decision);
+    if (this.#remembered >= MAX_REMEMBERED_DECISIONS) {
+      this.#decisions.clear();
+      this.#remembered = 0;
+      byKey = undefined;
+    }
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.#decisions.set(operation, byKey);
+    }
+    byKey.set(keyId, decision);
+    this.#remembered++;
     return decision;
   }
 

@@ -5,7 +5,7 @@ import { AccessPolicy } from '../../src/authz/access-policy.js';
 import { Authorizer } from '../../src/authz/authorizer.js';
 import { PolicyCaller } from '../../src/authz/policy-caller.js';
 import { ProcessInspector } from '../../src/authz/process-inspector.js';
-import { OPERATIONS, type Caller, type CallerSource } from '../../src/core/caller.js';
+import { OPERATIONS, type Caller, type CallerIdentity, type CallerSource } from '../../src/core/caller.js';
 
 /** The `authorization` section that grants the test process (uid `self`) everything. */
 export const ALLOW_SELF_EVERYTHING = {
@@ -17,12 +17,10 @@ const policy = AccessPolicy.compile({
   rules: [{ name: 'anyone', match: { uid: [process.getuid!()] }, keys: ['*'], roles: [], operations: [...OPERATIONS] }],
 });
 
+const self: CallerIdentity = { peer: { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() }, subject: `uid:${process.getuid!()}` };
+
 /** A caller of this process, granted everything (for use cases called directly). */
-export const allowAllCaller: Caller = new PolicyCaller(
-  { peer: { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() }, subject: `uid:${process.getuid!()}` },
-  policy.grantsFor({ peer: { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() }, subject: 'test' }),
-  () => undefined,
-);
+export const allowAllCaller: Caller = new PolicyCaller(self, policy.grantsFor(self), () => undefined);
 
 /** Connections from this process, granted everything (for servers built by hand). */
 export function allowAllCallers(): CallerSource {
