@@ -2,11 +2,9 @@
 // signing key. ECDSA signatures are DER unless the caller asks for P1363 (JOSE).
 import type { SignatureScheme } from '../core/key-backend.js';
 import { p1363ToDer } from '../crypto/ecdsa-signature-format.js';
-import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
-import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
-import { resolveScheme, toSignInput, type MessageOrDigest } from './signature-options.js';
+import { signingKeyFor, type MessageOrDigest } from './signature-options.js';
 
 export type SignatureEncoding = 'der' | 'p1363';
 
@@ -26,11 +24,7 @@ export interface SignOutput {
 }
 
 export async function sign(deps: ServiceDeps, input: SignInputs, ctx: CallContext): Promise<SignOutput> {
-  requireKeyId(input.keyId);
-  authorizeKey(ctx, 'sign', input.keyId);
-  const key = deps.registry.forPurpose(input.keyId, 'sign', 'sign');
-  const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
-  const signInput = toSignInput(input, scheme, deps.limits);
+  const { key, scheme, signInput } = signingKeyFor(deps, input, ctx, 'sign');
   const { version } = deps.registry.primaryVersion(key);
   noteKey(ctx, input.keyId, version, key.backend.name);
   const raw = await key.backend.sign(input.keyId, version, scheme, signInput);

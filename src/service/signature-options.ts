@@ -1,11 +1,14 @@
-// What Sign and Verify share: the scheme a key may use (its default when the caller
-// names none), the input checks (message or 32-byte SHA-256 digest, within limits),
-// and the version a Verify names.
+// What Sign and Verify share: the access check and the signing key, the scheme a key
+// may use (its default when the caller names none), and the input checks (message or
+// 32-byte SHA-256 digest, within limits).
 import type { SignatureScheme, SignInput } from '../core/key-backend.js';
+import type { RegisteredKey } from '../keys/key-registry.js';
+import { authorizeKey } from './authorize-key.js';
+import type { CallContext } from './call-context.js';
 import { SCHEMES_BY_ALGORITHM, type KeyAlgorithm } from '../core/key-types.js';
 import { KeywardError } from '../core/keyward-error.js';
-import { checkSize } from './request-checks.js';
-import type { RequestLimits } from './service-deps.js';
+import { checkSize, requireKeyId } from './request-checks.js';
+import type { RequestLimits, ServiceDeps } from './service-deps.js';
 
 export const SHA256_BYTES = 32;
 
@@ -28,6 +31,28 @@ export function resolveScheme(keyId: string, algorithm: KeyAlgorithm, requested:
 export interface MessageOrDigest {
   readonly message?: Uint8Array;
   readonly digest?: Uint8Array;
+}
+
+export interface SigningRequest extends MessageOrDigest {
+  readonly keyId: string;
+  readonly scheme?: SignatureScheme;
+}
+
+/**
+ * The first steps of Sign and Verify, in their order: the key id, the caller's grant
+ * (before the key is looked up), the key (a signing key), the scheme, the input.
+ */
+export function signingKeyFor(
+  deps: ServiceDeps,
+  request: SigningRequest,
+  ctx: CallContext,
+  operation: 'sign' | 'verify',
+): { key: RegisteredKey; scheme: SignatureScheme; signInput: SignInput } {
+  requireKeyId(request.keyId);
+  authorizeKey(ctx, operation, request.keyId);
+  const key = deps.registry.forPurpose(request.keyId, 'sign', operation);
+  const scheme = resolveScheme(request.keyId, key.spec.algorithm, request.scheme);
+  return { key, scheme, signInput: toSignInput(request, scheme, deps.limits) };
 }
 
 /** The backend's input for `scheme`, after checking sizes and what the scheme allows. */

@@ -5,11 +5,9 @@ import { constants, verify as verifySignature } from 'node:crypto';
 import type { SignatureScheme } from '../core/key-backend.js';
 import { KeywardError } from '../core/keyward-error.js';
 import { derToP1363 } from '../crypto/ecdsa-signature-format.js';
-import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
-import { requireKeyId } from './request-checks.js';
 import type { ServiceDeps } from './service-deps.js';
-import { resolveScheme, toSignInput, type MessageOrDigest } from './signature-options.js';
+import { signingKeyFor, type MessageOrDigest } from './signature-options.js';
 import type { SignatureEncoding } from './sign.js';
 
 export interface VerifyInputs extends MessageOrDigest {
@@ -28,11 +26,7 @@ export interface VerifyOutput {
 }
 
 export async function verify(deps: ServiceDeps, input: VerifyInputs, ctx: CallContext): Promise<VerifyOutput> {
-  requireKeyId(input.keyId);
-  authorizeKey(ctx, 'verify', input.keyId);
-  const key = deps.registry.forPurpose(input.keyId, 'sign', 'verify');
-  const scheme = resolveScheme(input.keyId, key.spec.algorithm, input.scheme);
-  const signInput = toSignInput(input, scheme, deps.limits);
+  const { key, scheme, signInput } = signingKeyFor(deps, input, ctx, 'verify');
   const info = deps.registry.namedVersion(key, input.keyVersion);
   const version = info.version;
   const result = { keyId: input.keyId, keyVersion: version };
