@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AccessPolicy } from '../src/authz/access-policy.js';
 import { authorizationConfigSchema } from '../src/authz/authorization-config.js';
+import { Authorizer } from '../src/authz/authorizer.js';
 import { ProcessInspector } from '../src/authz/process-inspector.js';
 import { OPERATIONS, type CallerIdentity } from '../src/core/caller.js';
 import { startDaemonChild, type ServerChild } from './child-processes.js';
@@ -108,17 +109,11 @@ function policyYaml(policy: RawAuthorization): string[] {
 
 const TEAM_KEYS_YAML = Array.from({ length: TEAM_KEYS }, (_, n) => `  - { id: team-${n}-data, purpose: encrypt, algorithm: aes-256-gcm, backend: local }`);
 
-/** The identity the daemon builds for a connection of this process (authorizer.connect). */
+/** The identity the daemon builds for a connection of this process: the real authorizer's. */
 function ownIdentity(): CallerIdentity {
   const peer = { pid: process.pid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-  const facts = new ProcessInspector().inspect(process.pid);
-  return {
-    peer,
-    ...(facts?.exe !== undefined ? { exe: facts.exe } : {}),
-    ...(facts?.containerId !== undefined ? { containerId: facts.containerId } : {}),
-    ...(facts?.podUid !== undefined ? { podUid: facts.podUid } : {}),
-    subject: `uid:${peer.uid}`,
-  };
+  const authorizer = new Authorizer({ policy: AccessPolicy.compile({ roles: {}, rules: [] }), processes: new ProcessInspector(), onFailure: () => undefined });
+  return authorizer.connect(peer, 'data').identity;
 }
 
 /** ns per call of `fn`, best of 5 batches of `n` after one warm-up batch. */
