@@ -150,6 +150,25 @@ function row(label: string, r: LoadResult): string {
   );
 }
 
+/**
+ * The two policies of the section, validated and compiled, and what the 100-rule one
+ * grants this process — which must be Encrypt on the bench key and nothing more
+ * (test/bench/authz-bench.test.ts keeps this true without running the bench).
+ */
+export function benchPolicies(identity: CallerIdentity = ownIdentity()) {
+  const allowAll = allowAllPolicy();
+  // The last rule names this process's executable too when /proc tells it (as the daemon reads it).
+  const hundred = hundredRulePolicy(identity.peer, identity.exe);
+  // Validated here first: a policy the daemon would refuse fails with the schema's message.
+  const hundredPolicy = AccessPolicy.compile(authorizationConfigSchema.parse(hundred));
+  const allowAllCompiled = AccessPolicy.compile(authorizationConfigSchema.parse(allowAll));
+  const grants = hundredPolicy.grantsFor(identity);
+  if (!grants.permits('encrypt', BENCH_KEY_ID) || grants.permits('decrypt', BENCH_KEY_ID)) {
+    throw new Error(`the 100-rule policy does not grant this process exactly Encrypt on ${BENCH_KEY_ID} (rules matched: ${grants.ruleNames.join(', ') || 'none'})`);
+  }
+  return { allowAll, hundred, hundredPolicy, allowAllCompiled, grants };
+}
+
 export async function runAuthzBench(): Promise<void> {
   const warmupMs = seconds('BENCH_AUTHZ_WARMUP_SECONDS', 2);
   const durationMs = seconds('BENCH_AUTHZ_SECONDS', 4);
@@ -157,20 +176,7 @@ export async function runAuthzBench(): Promise<void> {
   const rounds = Math.max(1, Math.min(20, Math.round(Number(process.env['BENCH_AUTHZ_ROUNDS']) || 2)));
   const out = (line = '') => process.stdout.write(`${line}\n`);
   const identity = ownIdentity();
-  const allowAll = allowAllPolicy();
-  // The last rule names this process's executable too when /proc tells it (as the daemon reads it).
-  const hundred = hundredRulePolicy(identity.peer, identity.exe);
-  // Validated here first: a policy the daemon would refuse fails with the schema's message.
-  const hundredConfig = authorizationConfigSchema.parse(hundred);
-  const allowAllConfig = authorizationConfigSchema.parse(allowAll);
-
-  // Per connection and per call, in this process: the same classes the daemon runs.
-  const hundredPolicy = AccessPolicy.compile(hundredConfig);
-  const allowAllCompiled = AccessPolicy.compile(allowAllConfig);
-  const grants = hundredPolicy.grantsFor(identity);
-  if (!grants.permits('encrypt', BENCH_KEY_ID) || grants.permits('decrypt', BENCH_KEY_ID)) {
-    throw new Error(`the 100-rule policy does not grant this process exactly Encrypt on ${BENCH_KEY_ID} (rules matched: ${grants.ruleNames.join(', ') || 'none'})`);
-  }
+  const { allowAll, hundred, hundredPolicy, allowAllCompiled, grants } = benchPolicies(identity);
   const grantsNs = nsPerCall(100_000, () => hundredPolicy.grantsFor(identity));
   const grantsAllowNs = nsPerCall(100_000, () => allowAllCompiled.grantsFor(identity));
   const permitsNs = nsPerCall(2_000_000, () => grants.permits('encrypt', BENCH_KEY_ID));
