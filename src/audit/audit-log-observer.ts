@@ -1,46 +1,65 @@
 // Writes one audit record per call to the local hash-chained audit log (policy §3.5,
 // §8: actor, operation, key id, outcome, time). Records carry metadata only. Appends
-// are queued, not awaited on the call's path; a failed append is logged, never
-// surfaced to the caller.
-import type { CallObserver, MetadataReader, ObservedCall } from '../core/call-observer.js';
-import { callerEntries } from './caller-attributes.js';
+// are queued, not awaited on the call's path (no Promise per call: appendMembers); a
+// refused append is logged — once per cause — and never surfaced to the caller.
+import type { CallObserver, CallOutcome, MetadataReader, ObservedCall } from '../core/call-observer.js';
 import type { Logger } from '../core/logger.js';
+import type { KeywardError } from '../core/keyward-error.js';
 import type { AuditLog } from './audit-log.js';
+import { CallRecordFormat } from './call-record-members.js';
 
 export class AuditLogObserver implements CallObserver {
-  readonly #log: AuditLog;
-  readonly #logger: Logger;
-  readonly #plane: string;
+  readonly #recorder: CallRecorder;
 
   constructor(log: AuditLog, logger: Logger, plane: 'data' | 'admin') {
-    this.#log = log;
-    this.#logger = logger;
-    this.#plane = plane;
+    this.#recorder = new CallRecorder(log, logger, new CallRecordFormat(plane));
   }
 
   start(method: string, _metadata: MetadataReader): ObservedCall {
-    const started = process.hrtime.bigint();
-    return {
-      run: (fn) => fn(),
-      end: (outcome) => {
-        const record = {
-          event: 'key.operation',
-          plane: this.#plane,
-          operation: method,
-          outcome: outcome.code === 0 ? 'ok' : outcome.codeName,
-          ...(outcome.keyId !== undefined ? { key_id: outcome.keyId } : {}),
-          ...(outcome.keyVersion !== undefined ? { key_version: outcome.keyVersion } : {}),
-          ...(outcome.backend !== undefined ? { backend: outcome.backend } : {}),
-          ...(outcome.cacheHit !== undefined ? { cache_hit: outcome.cacheHit } : {}),
-          ...(outcome.batchSize !== undefined ? { batch_size: outcome.batchSize } : {}),
-          ...(outcome.dekGenerated ? { dek_generated: true } : {}),
-          ...(outcome.deniedItems ? { denied_items: outcome.deniedItems } : {}),
-          ...(outcome.caller ? Object.fromEntries(callerEntries(outcome.caller, 'record')) : {}),
-          ...(outcome.denialReason !== undefined ? { reason: outcome.denialReason } : {}),
-          duration_us: Number((process.hrtime.bigint() - started) / 1000n),
-        };
-        this.#log.append(record).catch((err: unknown) => this.#logger.error({ err: String(err) }, 'audit log append failed'));
-      },
-    };
+    return new AuditedCall(this.#recorder, method, performance.now());
+  }
+}
+
+/** One call under observation: a small object with prototype methods, no closures. */
+class AuditedCall implements ObservedCall {
+  constructor(
+    private readonly recorder: CallRecorder,
+    private readonly method: string,
+    private readonly startedMs: number,
+  ) {}
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
+  end(outcome: CallOutcome): void {
+    this.recorder.record(this.method, outcome, Math.floor((performance.now() - this.startedMs) * 1000));
+  }
+}
+
+/** Formats each ended call's record and queues it; reports refusals to the logger. */
+class CallRecorder {
+  /** The last refusal logged: a failed or closed log refuses with the same error each time. */
+  #lastRefusal: KeywardError | undefined;
+
+  constructor(
+    private readonly log: AuditLog,
+    private readonly logger: Logger,
+    private readonly format: CallRecordFormat,
+  ) {}
+
+  record(method: string, outcome: CallOutcome, durationUs: number): void {
+    let members: string;
+    try {
+      members = this.format.members(method, outcome, durationUs);
+    } catch (err) {
+      this.logger.error({ err: String(err) }, 'audit log append failed');
+      return;
+    }
+    const refused = this.log.appendMembers(members);
+    if (refused !== undefined && refused !== this.#lastRefusal) {
+      this.#lastRefusal = refused;
+      this.logger.error({ err: String(refused) }, 'audit log append failed');
+    }
   }
 }

@@ -4,6 +4,10 @@
 // internal queue, so concurrent callers never interleave lines and seq follows call
 // order. The format is in audit-record.ts; docs/audit.md is the operator's view.
 //
+// A record is chained when it is appended (seq, time, prev and its line hash are fixed
+// then) and written on the next turn of the loop with the others of its turn, in one
+// write. The call path appends through appendMembers: text it built itself, no Promise.
+//
 // Callers pass metadata only (key id, version, operation, outcome, identity …): never key
 // material, plaintext or associated data. The sink refuses byte values as a last guard.
 import { dirname } from 'node:path';
@@ -15,6 +19,7 @@ import { nodeAuditLogFs, type AuditLogFile, type AuditLogFs } from './audit-log-
 import {
   AUDIT_EMPTY_HEAD,
   AUDIT_MAX_LINE_BYTES,
+  auditEventMembers,
   auditLineHash,
   formatAuditLine,
   parseAuditLine,
@@ -30,24 +35,37 @@ export interface AuditLogOptions {
   readonly fs?: AuditLogFs;
   /** The clock for `time` (default: the system clock). */
   readonly clock?: () => Date;
-  /** Where a background fsync failure is reported. */
+  /** Where a write or background fsync failure is reported. */
   readonly logger?: Logger;
 }
 
-interface Pending {
-  readonly eventJson: string;
-  readonly time: string;
+/** An `append` waiting for its record to be written (and, with 'every-record', fsynced). */
+interface Waiter {
+  readonly seq: number;
+  readonly hash: string;
   readonly resolve: (head: AuditChainHead) => void;
   readonly reject: (err: unknown) => void;
 }
 
+/** Records the writer takes from the queue at once: lines in chain order from `firstSeq`. */
+interface Batch {
+  readonly firstSeq: number;
+  readonly lines: readonly string[];
+  readonly hashes: readonly string[];
+  readonly waiters: readonly Waiter[];
+}
+
 /** Records taken from the queue per write; bounds the memory of one write call. */
 const MAX_BATCH_RECORDS = 4_096;
+/** The write buffer is reused from batch to batch up to this size; a larger one is let go. */
+const MAX_KEPT_WRITE_BUFFER = 1024 * 1024;
+/** Room for `{"seq":…,"time":…,"prev":…}` and the "\n" around an event's members. */
+const LINE_OVERHEAD_BYTES = 256;
 
 export class AuditLog {
   readonly path: string;
   readonly #fs: AuditLogFs;
-  readonly #clock: () => Date;
+  readonly #clock: (() => Date) | undefined;
   readonly #log: Logger;
   readonly #fsync: AuditFsyncPolicy;
   readonly #fsyncIntervalMs: number;
@@ -58,17 +76,28 @@ export class AuditLog {
   #size: number;
   /** The index the active file gets when it is rotated. */
   #nextRotationIndex: number;
-  /** The chain as far as lines have been formatted (they are written in this order). */
-  #tail: AuditChainHead;
+  /** The chain as far as lines have been formatted (queued lines are written in this order). */
+  #tailSeq: number;
+  #tailHash: string;
   /** The chain as far as lines have been written. */
   #head: AuditChainHead;
 
-  #queue: Pending[] = [];
+  /** Formatted lines not yet taken by the writer, their hashes, and the appends awaiting them. */
+  #lines: string[] = [];
+  #hashes: string[] = [];
+  #waiters: Waiter[] = [];
+  #writeBuffer: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   #pumping = false;
   #idle: Promise<void> = Promise.resolve();
   #markIdle: () => void = () => {};
+  readonly #startPump = (): void => void this.#pump();
   #closed = false;
+  #closedError: KeywardError | undefined;
   #failure: KeywardError | undefined;
+
+  /** `time` of the records appended within one millisecond: the text is made once. */
+  #timeMs = Number.NaN;
+  #timeText = '';
 
   /** Written but not yet fsynced. */
   #dirty = false;
@@ -80,14 +109,15 @@ export class AuditLog {
   private constructor(config: AuditLogConfig, options: AuditLogOptions, file: AuditLogFile, head: AuditChainHead, nextRotationIndex: number) {
     this.path = config.path;
     this.#fs = options.fs ?? nodeAuditLogFs;
-    this.#clock = options.clock ?? (() => new Date());
+    this.#clock = options.clock;
     this.#log = options.logger ?? silentLogger;
     this.#fsync = config.fsync;
     this.#fsyncIntervalMs = config.fsync_interval_ms;
     this.#maxFileBytes = config.max_file_bytes;
     this.#file = file;
     this.#size = file.size;
-    this.#tail = head;
+    this.#tailSeq = head.seq;
+    this.#tailHash = head.hash;
     this.#head = head;
     this.#nextRotationIndex = nextRotationIndex;
   }
@@ -141,22 +171,38 @@ export class AuditLog {
    * once a write has failed (the log then takes nothing more: its chain must not skip).
    */
   append(event: AuditEvent): Promise<AuditChainHead> {
-    if (this.#closed) return Promise.reject(new KeywardError('failed-precondition', `audit log ${this.path} is closed`));
-    if (this.#failure) return Promise.reject(this.#failure);
-    let eventJson: string;
+    const unavailable = this.#unavailable();
+    if (unavailable !== undefined) return Promise.reject(unavailable);
+    let members: string;
     try {
-      eventJson = serializeAuditEvent(event);
+      members = auditEventMembers(serializeAuditEvent(event));
     } catch (err) {
       return Promise.reject(err);
     }
-    if (eventJson.length + 256 > AUDIT_MAX_LINE_BYTES) {
-      return Promise.reject(KeywardError.invalidArgument(`an audit record may be at most ${AUDIT_MAX_LINE_BYTES} bytes`));
-    }
-    const time = this.#clock().toISOString();
+    const tooLarge = this.#tooLarge(members);
+    if (tooLarge !== undefined) return Promise.reject(tooLarge);
+    this.#enqueue(members);
+    const seq = this.#tailSeq;
+    const hash = this.#tailHash;
     return new Promise<AuditChainHead>((resolve, reject) => {
-      this.#queue.push({ eventJson, time, resolve, reject });
-      this.#kick();
+      this.#waiters.push({ seq, hash, resolve, reject });
     });
+  }
+
+  /**
+   * The call path's append: no Promise and no validation but the size. `members` is the
+   * text of the event's JSON object without its braces, exactly what serializeAuditEvent
+   * would write between them (metadata only, no seq, time or prev): the caller vouches
+   * for it. Returns why the record was refused — the log is closed (failed-precondition)
+   * or failed (unavailable, the same error every time), or the record is too large
+   * (invalid-argument) — or undefined once it is queued. A write that fails later is
+   * logged by the log itself, once, and fails the log as for `append`.
+   */
+  appendMembers(members: string): KeywardError | undefined {
+    const refused = this.#unavailable() ?? this.#tooLarge(members);
+    if (refused !== undefined) return refused;
+    this.#enqueue(members);
+    return undefined;
   }
 
   /** Writes what is queued, fsyncs (whatever the policy) and closes the file. Idempotent. */
@@ -176,27 +222,67 @@ export class AuditLog {
     return this.#idle;
   }
 
+  /** Why the log takes no record now (closed, or failed), if it takes none. */
+  #unavailable(): KeywardError | undefined {
+    if (this.#closed) return (this.#closedError ??= new KeywardError('failed-precondition', `audit log ${this.path} is closed`));
+    return this.#failure;
+  }
+
+  /** invalid-argument when the record's line would exceed AUDIT_MAX_LINE_BYTES. */
+  #tooLarge(members: string): KeywardError | undefined {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: count the bytes only when it could matter.
+    if (members.length * 3 + LINE_OVERHEAD_BYTES > AUDIT_MAX_LINE_BYTES && Buffer.byteLength(members, 'utf8') + LINE_OVERHEAD_BYTES > AUDIT_MAX_LINE_BYTES) {
+      return KeywardError.invalidArgument(`an audit record may be at most ${AUDIT_MAX_LINE_BYTES} bytes`);
+    }
+    return undefined;
+  }
+
+  /**
+   * Chains the record now — its seq, time and prev are fixed in call order — and queues
+   * its line for the writer.
+   */
+  #enqueue(members: string): void {
+    const seq = this.#tailSeq + 1;
+    const line = formatAuditLine(seq, this.#now(), this.#tailHash, members);
+    const hash = auditLineHash(line);
+    this.#tailSeq = seq;
+    this.#tailHash = hash;
+    this.#lines.push(line);
+    this.#hashes.push(hash);
+    if (!this.#pumping) this.#kick();
+  }
+
+  /** The record's `time`: RFC 3339 UTC with milliseconds. */
+  #now(): string {
+    if (this.#clock !== undefined) return this.#clock().toISOString();
+    const ms = Date.now();
+    if (ms !== this.#timeMs) {
+      this.#timeMs = ms;
+      this.#timeText = new Date(ms).toISOString();
+    }
+    return this.#timeText;
+  }
+
   #kick(): void {
-    if (this.#pumping) return;
     this.#pumping = true;
     this.#idle = new Promise<void>((resolve) => {
       this.#markIdle = resolve;
     });
     // On the next turn of the loop: the responses of this turn leave first, and the
     // records appended meanwhile go out in one write.
-    setImmediate(() => void this.#pump());
+    setImmediate(this.#startPump);
   }
 
   /** The one writer: drains the queue batch by batch. */
   async #pump(): Promise<void> {
     for (;;) {
-      if (this.#failure === undefined && this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, MAX_BATCH_RECORDS);
+      if (this.#failure === undefined && this.#lines.length > 0) {
+        const batch = this.#takeBatch();
         try {
-          const heads = await this.#writeBatch(batch);
-          batch.forEach((p, i) => p.resolve(heads[i]!));
+          await this.#writeBatch(batch);
+          for (const w of batch.waiters) w.resolve({ seq: w.seq, hash: w.hash });
         } catch (err) {
-          this.#fail(err, batch);
+          this.#fail(err, batch.waiters);
         }
         continue;
       }
@@ -207,37 +293,60 @@ export class AuditLog {
     }
   }
 
-  async #writeBatch(batch: readonly Pending[]): Promise<AuditChainHead[]> {
-    const heads: AuditChainHead[] = [];
-    let chunks: Buffer[] = [];
-    let chunkBytes = 0;
-    for (const p of batch) {
-      const seq = this.#tail.seq + 1;
-      const line = formatAuditLine(seq, p.time, this.#tail.hash, p.eventJson);
-      if (this.#size + chunkBytes + line.byteLength > this.#maxFileBytes && this.#size + chunkBytes > 0) {
-        await this.#write(chunks, chunkBytes);
-        chunks = [];
-        chunkBytes = 0;
-        await this.#rotate();
-      }
-      chunks.push(line);
-      chunkBytes += line.byteLength;
-      this.#tail = { seq, hash: auditLineHash(line) };
-      heads.push(this.#tail);
+  /** Up to MAX_BATCH_RECORDS of the queued lines, with the appends that wait for them. */
+  #takeBatch(): Batch {
+    const queued = this.#lines.length;
+    const firstSeq = this.#tailSeq - queued + 1;
+    if (queued <= MAX_BATCH_RECORDS) {
+      const batch = { firstSeq, lines: this.#lines, hashes: this.#hashes, waiters: this.#waiters };
+      this.#lines = [];
+      this.#hashes = [];
+      this.#waiters = [];
+      return batch;
     }
-    await this.#write(chunks, chunkBytes);
-    if (this.#fsync === 'every-record') await this.#sync();
-    else if (this.#fsync === 'interval') this.#scheduleSync();
-    return heads;
+    const lastSeq = firstSeq + MAX_BATCH_RECORDS - 1;
+    let waiting = 0;
+    while (waiting < this.#waiters.length && this.#waiters[waiting]!.seq <= lastSeq) waiting += 1;
+    return {
+      firstSeq,
+      lines: this.#lines.splice(0, MAX_BATCH_RECORDS),
+      hashes: this.#hashes.splice(0, MAX_BATCH_RECORDS),
+      waiters: this.#waiters.splice(0, waiting),
+    };
   }
 
-  async #write(chunks: Buffer[], bytes: number): Promise<void> {
+  /**
+   * Writes the batch's lines as UTF-8 into one reused buffer and appends it, rotating
+   * first where the next line would take the file past max_file_bytes.
+   */
+  async #writeBatch(batch: Batch): Promise<void> {
+    const { lines, hashes, firstSeq } = batch;
+    let buffer = this.#writeBuffer;
+    let used = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      const bytes = Buffer.byteLength(line, 'utf8');
+      if (this.#size + used + bytes > this.#maxFileBytes && this.#size + used > 0) {
+        if (used > 0) await this.#write(buffer, used, firstSeq + i - 1, hashes[i - 1]!);
+        used = 0;
+        await this.#rotate();
+      }
+      if (used + bytes > buffer.byteLength) buffer = grown(buffer, used, used + bytes);
+      used += buffer.write(line, used, bytes, 'utf8');
+    }
+    if (buffer.byteLength <= MAX_KEPT_WRITE_BUFFER) this.#writeBuffer = buffer;
+    await this.#write(buffer, used, firstSeq + lines.length - 1, hashes[lines.length - 1]!);
+    if (this.#fsync === 'every-record') await this.#sync();
+    else if (this.#fsync === 'interval') this.#scheduleSync();
+  }
+
+  /** Appends the first `bytes` of `buffer`, whose last line is record `seq` with line hash `hash`. */
+  async #write(buffer: Buffer, bytes: number, seq: number, hash: string): Promise<void> {
     if (bytes === 0) return;
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
     this.#size += bytes;
     this.#dirty = true;
-    await this.#file.append(data);
-    this.#head = this.#tail;
+    await this.#file.append(buffer.subarray(0, bytes));
+    this.#head = { seq, hash };
   }
 
   async #sync(): Promise<void> {
@@ -293,7 +402,11 @@ export class AuditLog {
     await this.#fs.syncDir(dirname(this.path));
   }
 
-  #fail(err: unknown, batch: readonly Pending[]): void {
+  /**
+   * A write or fsync failed: the log takes nothing more. The batch being written (if
+   * any) and everything queued is dropped; their appends are refused with the failure.
+   */
+  #fail(err: unknown, waiters: readonly Waiter[]): void {
     this.#cancelSyncTimer();
     this.#failure ??= new KeywardError(
       'unavailable',
@@ -301,8 +414,20 @@ export class AuditLog {
       { cause: err },
     );
     this.#log.error({ err, path: this.path }, 'audit log write failed');
-    for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failure);
+    const queued = this.#waiters;
+    this.#lines = [];
+    this.#hashes = [];
+    this.#waiters = [];
+    for (const w of waiters) w.reject(this.#failure);
+    for (const w of queued) w.reject(this.#failure);
   }
+}
+
+/** A larger buffer holding the first `used` bytes of `buffer`. */
+function grown(buffer: Buffer, used: number, needed: number): Buffer {
+  const larger = Buffer.allocUnsafeSlow(Math.max(needed, buffer.byteLength * 2));
+  buffer.copy(larger, 0, 0, used);
+  return larger;
 }
 
 function describe(err: unknown): string {

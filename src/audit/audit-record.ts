@@ -1,7 +1,7 @@
 // The audit record format, shared by the writer (audit-log.ts) and the verifier
 // (verify-audit-chain.ts), so both agree byte for byte on what a record is and what its
 // link hash covers. docs/audit.md is the prose of the same rules.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { KeywardError } from '../core/keyward-error.js';
 import { SecretBytes } from '../core/secret-bytes.js';
 
@@ -27,10 +27,12 @@ export const AUDIT_EMPTY_HEAD: AuditChainHead = Object.freeze({ seq: 0, hash: AU
 
 /**
  * The link hash: hex SHA-256 of one record's exact line bytes, including the terminating
- * "\n" — what `sed -n Np FILE | sha256sum` prints for line N.
+ * "\n" — what `sed -n Np FILE | sha256sum` prints for line N. A string is hashed as its
+ * UTF-8 bytes, which are the bytes the writer puts in the file. One-shot: no Hash object
+ * per line.
  */
-export function auditLineHash(lineWithNewline: Uint8Array): string {
-  return createHash('sha256').update(lineWithNewline).digest('hex');
+export function auditLineHash(lineWithNewline: string | Uint8Array): string {
+  return hash('sha256', lineWithNewline, 'hex');
 }
 
 /** The fields every record carries, as parsed back from a line. */
@@ -143,11 +145,19 @@ class BinaryFieldError extends Error {
 }
 
 /**
- * One record's line, "\n" included: seq, time and prev first, then the event's fields
- * (`eventJson` from serializeAuditEvent). JSON escapes every control character, so a
- * record is always exactly one line.
+ * The members of an event's JSON object — its text without the enclosing braces — as
+ * serializeAuditEvent writes them; the sink puts them after seq, time and prev.
  */
-export function formatAuditLine(seq: number, time: string, prev: string, eventJson: string): Buffer {
-  const head = `{"seq":${seq},"time":${JSON.stringify(time)},"prev":"${prev}"`;
-  return Buffer.from(`${head}${eventJson === '{}' ? '}' : `,${eventJson.slice(1)}`}\n`, 'utf8');
+export function auditEventMembers(eventJson: string): string {
+  return eventJson.slice(1, -1);
+}
+
+/**
+ * One record's line as text, "\n" included: seq, time and prev first, then the event's
+ * `members` (its JSON object without the braces: auditEventMembers). Its UTF-8 bytes are
+ * what is written and hashed. JSON escapes every control character, so a record is
+ * always exactly one line. `time` is `Date.toISOString()` text, which needs no escaping.
+ */
+export function formatAuditLine(seq: number, time: string, prev: string, members: string): string {
+  return members === '' ? `{"seq":${seq},"time":"${time}","prev":"${prev}"}\n` : `{"seq":${seq},"time":"${time}","prev":"${prev}",${members}}\n`;
 }

@@ -30,3 +30,27 @@ export function callerEntries(caller: CallerIdentity, naming: 'span' | 'record')
   }
   return entries;
 }
+
+/**
+ * The caller's record fields as JSON object members — `"actor":"uid:1000","peer_pid":42,…`,
+ * exactly the text JSON.stringify writes for `Object.fromEntries(callerEntries(caller,
+ * 'record'))` between its braces — or undefined when a value is neither a string nor a
+ * number (the caller then serializes the slow way). Made once per identity object:
+ * identities are per connection or token and never change.
+ */
+export function callerRecordMembers(caller: CallerIdentity): string | undefined {
+  let members = recordMembersByCaller.get(caller);
+  if (members === undefined) {
+    members = recordMembersOf(caller);
+    recordMembersByCaller.set(caller, members);
+  }
+  return members ?? undefined;
+}
+
+const recordMembersByCaller = new WeakMap<CallerIdentity, string | null>();
+
+function recordMembersOf(caller: CallerIdentity): string | null {
+  const entries = callerEntries(caller, 'record');
+  for (const [, value] of entries) if (typeof value !== 'string' && typeof value !== 'number') return null;
+  return JSON.stringify(Object.fromEntries(entries)).slice(1, -1);
+}

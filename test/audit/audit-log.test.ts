@@ -1,7 +1,8 @@
 // Tests of the audit log sink (src/audit/audit-log.ts): the record format and its chain
 // from the genesis value, refusal of non-metadata events, serialized concurrent appends,
 // rotation that carries the chain, resuming after a restart (and refusing a damaged
-// tail), and the failure and close behaviour.
+// tail), the failure and close behaviour, the byte-exact line format (non-ASCII lines
+// included), and appendMembers, the call path's append without a promise.
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { link, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
@@ -13,6 +14,8 @@ import { AUDIT_GENESIS_PREV } from '../../src/audit/audit-record.js';
 import { verifyAuditChain } from '../../src/audit/verify-audit-chain.js';
 import { SecretBytes } from '../../src/core/secret-bytes.js';
 import { isKeywardError } from '../../src/core/keyward-error.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { sleep } from '../support/deferred.js';
 import { auditConfig, chainFiles, readLines, sampleEvent, tempDir, writeChain } from './audit-test-files.js';
 import { SpyAuditLogFs } from './spy-audit-log-fs.js';
 
@@ -254,4 +257,156 @@ test('the files are created 0600', async (t) => {
   const dir = await tempDir(t);
   const { files } = await writeChain(dir, 20);
   for (const file of files) t.is((await stat(file)).mode & 0o777, 0o600, file);
+});
+
+test('the line format, byte for byte: seq, time, prev, then the members; an empty event closes after prev', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'audit.log');
+  const log = await AuditLog.open(auditConfig(path), { clock: () => new Date('2026-03-01T09:30:12.345Z') });
+  await log.append({ event: 'key.operation', operation: 'Encrypt', key_version: 3, cache_hit: false, ratio: 0.5 });
+  t.is(log.appendMembers('"event":"key.operation","outcome":"ok"'), undefined);
+  await log.append({});
+  await log.close();
+  const bytes = await readFile(path);
+  const [first, second] = bytes.toString('utf8').split('\n');
+  t.is(
+    bytes.toString('utf8'),
+    `{"seq":1,"time":"2026-03-01T09:30:12.345Z","prev":"${'0'.repeat(64)}","event":"key.operation","operation":"Encrypt","key_version":3,"cache_hit":false,"ratio":0.5}\n` +
+      `{"seq":2,"time":"2026-03-01T09:30:12.345Z","prev":"${sha256(`${first}\n`)}","event":"key.operation","outcome":"ok"}\n` +
+      `{"seq":3,"time":"2026-03-01T09:30:12.345Z","prev":"${sha256(`${second}\n`)}"}\n`,
+  );
+  t.true((await verifyAuditChain([path])).ok);
+});
+
+test('prev covers the exact UTF-8 bytes of a line with non-ASCII characters', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'audit.log');
+  const log = await AuditLog.open(auditConfig(path));
+  const reason = 'é ü ß (one byte in V8) € 漢字 🔑 (two bytes) \u2028';
+  const first = await log.append({ event: 'key.operation', reason });
+  log.appendMembers(`"event":"key.operation","reason":${JSON.stringify(`${reason} again`)}`);
+  const third = await log.append({ event: 'after' });
+  await log.close();
+  const bytes = await readFile(path);
+  const lines: Buffer[] = [];
+  for (let start = 0; start < bytes.byteLength; ) {
+    const end = bytes.indexOf(0x0a, start) + 1;
+    lines.push(bytes.subarray(start, end));
+    start = end;
+  }
+  t.is(lines.length, 3);
+  const hashOf = (line: Buffer) => createHash('sha256').update(line).digest('hex');
+  t.true(lines[0]!.byteLength > lines[0]!.toString('utf8').length, 'the line holds multi-byte characters');
+  t.is(first.hash, hashOf(lines[0]!), "append's hash is the SHA-256 of the line's bytes in the file");
+  t.is((JSON.parse(lines[1]!.toString('utf8')) as { prev: string }).prev, hashOf(lines[0]!));
+  t.is((JSON.parse(lines[2]!.toString('utf8')) as { prev: string }).prev, hashOf(lines[1]!));
+  t.is((JSON.parse(lines[1]!.toString('utf8')) as { reason: string }).reason, `${reason} again`);
+  t.deepEqual(log.head, third);
+  t.deepEqual(await verifyAuditChain([path]), { ok: true, records: 3, files: 1, head: third });
+});
+
+test('appendMembers queues without a promise, in call order with append, and returns its refusals', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'audit.log');
+  const log = await AuditLog.open(auditConfig(path, { max_file_bytes: 4096 }));
+  const waiting: Promise<{ seq: number }>[] = [];
+  for (let i = 0; i < 60; i++) {
+    if (i % 7 === 0) waiting.push(log.append(sampleEvent(i)));
+    else t.is(log.appendMembers(`"event":"key.operation","i":${i}`), undefined);
+  }
+  t.deepEqual(
+    (await Promise.all(waiting)).map((h) => h.seq),
+    [1, 8, 15, 22, 29, 36, 43, 50, 57],
+  );
+  const tooLarge = log.appendMembers(`"note":"${'x'.repeat(1024 * 1024)}"`);
+  t.true(isKeywardError(tooLarge, 'invalid-argument'));
+  await log.close();
+  const closed = log.appendMembers('"event":"late"');
+  t.true(isKeywardError(closed, 'failed-precondition'));
+  t.is(log.appendMembers('"event":"later"'), closed, 'the same refusal each time');
+  const files = await chainFiles(path);
+  t.true(files.length > 2);
+  t.deepEqual(await verifyAuditChain(files), { ok: true, records: 60, files: files.length, head: log.head });
+  const order = [];
+  for (const file of files) for (const line of (await readLines(file)).lines) order.push((JSON.parse(line) as { i: number }).i);
+  t.deepEqual(
+    order,
+    Array.from({ length: 60 }, (_, i) => i),
+  );
+});
+
+test('more records than one write takes, with appends waiting on both sides of the cut, and rotations', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'audit.log');
+  const log = await AuditLog.open(auditConfig(path, { max_file_bytes: 256 * 1024, fsync: 'every-record' }));
+  const waiting: Promise<{ seq: number; hash: string }>[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    if (i % 1000 === 999 || i === 4095 || i === 4096) waiting.push(log.append(sampleEvent(i)));
+    else log.appendMembers(`"event":"key.operation","i":${i}`);
+  }
+  const heads = await Promise.all(waiting);
+  t.deepEqual(
+    heads.map((h) => h.seq),
+    [1000, 2000, 3000, 4000, 4096, 4097, 5000, 6000, 7000, 8000, 9000, 10000],
+  );
+  await log.close();
+  const files = await chainFiles(path);
+  t.true(files.length > 3, `${files.length} files`);
+  t.deepEqual(await verifyAuditChain(files), { ok: true, records: 10_000, files: files.length, head: heads.at(-1)! });
+  const lines = (await Promise.all(files.map(readLines))).flatMap((f) => f.lines);
+  for (const head of heads) t.is(sha256(`${lines[head.seq - 1]}\n`), head.hash, `record ${head.seq}`);
+});
+
+test('a record is refused when its UTF-8 bytes exceed the line limit, even if its characters do not', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'audit.log');
+  const log = await AuditLog.open(auditConfig(path));
+  t.teardown(() => log.close());
+  const euros = '€'.repeat(400_000); // 400 000 characters, 1 200 000 bytes
+  t.true(isKeywardError(await t.throwsAsync(log.append({ note: euros })), 'invalid-argument'));
+  t.true(isKeywardError(log.appendMembers(`"note":"${euros}"`), 'invalid-argument'));
+  t.is((await log.append({ note: '€'.repeat(300_000) })).seq, 1, 'a record within the limit goes in, as seq 1');
+});
+
+test('a failed write drops what appendMembers queued; the log reports it once and refuses the rest with the same error', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'audit.log');
+  const fs = new SpyAuditLogFs();
+  const errors: unknown[] = [];
+  const logger = { ...silentLogger, error: (obj: unknown) => void errors.push(obj) };
+  const log = await AuditLog.open(auditConfig(path), { fs, logger });
+  await log.append(sampleEvent(0));
+  fs.failAppendNumber = 2;
+  for (let i = 1; i <= 10; i++) t.is(log.appendMembers(`"event":"key.operation","i":${i}`), undefined);
+  const waiting = log.append(sampleEvent(11));
+  t.true(isKeywardError(await t.throwsAsync(waiting), 'unavailable'));
+  t.is(errors.length, 1, 'one error logged for the failed write');
+  const refused = log.appendMembers('"event":"key.operation"');
+  t.true(isKeywardError(refused, 'unavailable'));
+  t.is(log.appendMembers('"event":"key.operation"'), refused);
+  t.true(isKeywardError(await t.throwsAsync(log.append(sampleEvent(12))), 'unavailable'));
+  await log.close();
+  t.is(log.head.seq, 1);
+  t.deepEqual(await verifyAuditChain([path]), { ok: true, records: 1, files: 1, head: log.head });
+});
+
+test('with the system clock, time is the moment of the append, to the millisecond', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'audit.log');
+  const log = await AuditLog.open(auditConfig(path));
+  const moments: [number, number][] = [];
+  for (let i = 0; i < 20; i++) {
+    const before = Date.now();
+    log.appendMembers(`"i":${i}`);
+    moments.push([before, Date.now()]);
+    if (i % 5 === 4) await sleep(3);
+  }
+  await log.close();
+  const times = (await readLines(path)).lines.map((l) => (JSON.parse(l) as { time: string }).time);
+  for (const [i, time] of times.entries()) {
+    t.regex(time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    const ms = Date.parse(time);
+    t.true(ms >= moments[i]![0] && ms <= moments[i]![1], `record ${i + 1}: ${time}`);
+  }
+  t.true(new Set(times).size >= 4, 'records of later milliseconds carry later times');
 });

@@ -1,8 +1,10 @@
 // The audit event serializer's two paths give the same text: flat records of strings,
 // finite numbers and booleans skip the replacer (it costs ~1 µs per record), everything
-// else goes through it — and bytes are refused on either way in.
+// else goes through it — and bytes are refused on either way in. The line format and its
+// hash: a line's text hashes as its UTF-8 bytes.
 import test from 'ava';
-import { serializeAuditEvent } from '../../src/audit/audit-record.js';
+import { createHash } from 'node:crypto';
+import { auditEventMembers, auditLineHash, formatAuditLine, serializeAuditEvent } from '../../src/audit/audit-record.js';
 import { isKeywardError } from '../../src/core/keyward-error.js';
 
 test('flat and nested events serialize as JSON.stringify would; bigint becomes a string; bytes are refused', (t) => {
@@ -19,4 +21,22 @@ test('flat and nested events serialize as JSON.stringify would; bigint becomes a
     const err = t.throws(() => serializeAuditEvent(event));
     t.true(isKeywardError(err, 'invalid-argument'));
   }
+});
+
+test('auditLineHash of a line as text is the SHA-256 of its UTF-8 bytes, as the verifier computes it from the file', (t) => {
+  for (const line of ['{"seq":1}\n', '{"reason":"é ü ß"}\n', '{"reason":"€ 漢字 🔑 \u2028"}\n', '\n']) {
+    const bytes = Buffer.from(line, 'utf8');
+    const expected = createHash('sha256').update(bytes).digest('hex');
+    t.is(auditLineHash(line), expected, JSON.stringify(line));
+    t.is(auditLineHash(bytes), expected);
+    t.is(auditLineHash(new Uint8Array(bytes)), expected);
+  }
+});
+
+test('formatAuditLine: seq, time and prev, then the members; auditEventMembers strips the braces', (t) => {
+  const prev = 'ab'.repeat(32);
+  t.is(formatAuditLine(7, '2026-03-01T09:30:12.345Z', prev, '"event":"x","n":1'), `{"seq":7,"time":"2026-03-01T09:30:12.345Z","prev":"${prev}","event":"x","n":1}\n`);
+  t.is(formatAuditLine(1, '2026-03-01T09:30:12.345Z', prev, ''), `{"seq":1,"time":"2026-03-01T09:30:12.345Z","prev":"${prev}"}\n`);
+  t.is(auditEventMembers(serializeAuditEvent({ event: 'x', n: 1 })), '"event":"x","n":1');
+  t.is(auditEventMembers(serializeAuditEvent({})), '');
 });
