@@ -1,41 +1,31 @@
 // Call counters kept as plain numbers on the call path and handed to OpenTelemetry only
 // when metrics are collected (an observable counter). An SDK counter's add() hashes
-// its attribute set on every call; here a call costs one map lookup by a string key.
-// The number of attribute sets is bounded: past the limit, new sets are counted under
-// one overflow set, as the SDK's own cardinality limit does.
+// its attribute set on every call; here a call costs up to three map lookups by the
+// attribute values themselves (no key string, no closure), and its attribute set is
+// built once, the first time it is seen. The number of attribute sets is bounded: past
+// the limit, new sets are counted under one overflow set, as the SDK's own cardinality
+// limit does.
 import type { Attributes, Meter } from '@opentelemetry/api';
+import { SeriesTable } from './series-table.js';
 
 interface Tally {
   readonly attributes: Attributes;
   count: number;
 }
 
-const OVERFLOW: Attributes = { 'otel.metric.overflow': true };
+export class CounterTally<A, B, C = ''> {
+  readonly #tallies: SeriesTable<A, B, C, Tally>;
 
-export class CounterTally {
-  readonly #tallies = new Map<string, Tally>();
-  readonly #maxSets: number;
-  #overflow = 0;
-
-  constructor(meter: Meter, name: string, description: string, maxSets = 2_000) {
-    this.#maxSets = maxSets;
+  /** `attributes` builds the attribute set of (a, b, c) the first time it is counted. */
+  constructor(meter: Meter, name: string, description: string, attributes: (a: A, b: B, c: C) => Attributes, maxSets = 2_000) {
+    this.#tallies = new SeriesTable(attributes, (set) => ({ attributes: set, count: 0 }), maxSets);
     meter.createObservableCounter(name, { description }).addCallback((result) => {
-      for (const tally of this.#tallies.values()) result.observe(tally.count, tally.attributes);
-      if (this.#overflow > 0) result.observe(this.#overflow, OVERFLOW);
+      this.#tallies.forEach((tally) => result.observe(tally.count, tally.attributes));
     });
   }
 
-  /** Adds `by` (default 1) under `key`; `attributes` is called only the first time the key is seen. */
-  increment(key: string, attributes: () => Attributes, by = 1): void {
-    const tally = this.#tallies.get(key);
-    if (tally !== undefined) {
-      tally.count += by;
-      return;
-    }
-    if (this.#tallies.size >= this.#maxSets) {
-      this.#overflow += by;
-      return;
-    }
-    this.#tallies.set(key, { attributes: attributes(), count: by });
+  /** Adds `by` (default 1) to the count of (a, b, c). */
+  increment(a: A, b: B, c: C, by = 1): void {
+    this.#tallies.get(a, b, c).count += by;
   }
 }

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { AdminPlaneServer } from '../api/admin-plane-server.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { AuditLogObserver } from '../audit/audit-log-observer.js';
+import { CallDurationHistogram } from '../audit/call-duration-histogram.js';
 import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
 import { BackendMetrics, cacheDisposalCounter, combineBackendTracers } from '../audit/backend-metrics.js';
 import { BackendSpans } from '../audit/backend-spans.js';
@@ -93,6 +94,8 @@ export class KeywardDaemon {
   #auditLog: AuditLog | undefined;
   #meterProvider: MeterProvider | undefined;
   #callMetrics: CallMetrics | undefined;
+  /** keyward.rpc.duration: recorded by CallMetrics, collected by every metric reader. */
+  readonly #callDuration = new CallDurationHistogram(KEYWARD_VERSION);
   #lifecycle: LifecycleEvents | undefined;
   #callTracing: CallTracing | undefined;
 
@@ -241,7 +244,7 @@ export class KeywardDaemon {
         return { keyId: key.spec.keyId, primaryCreatedAt: primary?.createdAt ?? new Date(), rotationPeriodDays: period, overdueGraceDays: period >= 365 ? 7 : 3 };
       });
     const meter = this.#meterProvider.getMeter('keyward', KEYWARD_VERSION);
-    this.#callMetrics = new CallMetrics(meter, rotationViews);
+    this.#callMetrics = new CallMetrics(meter, rotationViews, { duration: this.#callDuration });
     if (this.#spanStats !== undefined) registerSpanDropMetric(meter, this.#spanStats);
     return this.#callMetrics;
   }
@@ -265,6 +268,7 @@ export class KeywardDaemon {
         ...(prometheus ? { prometheus: { host: prometheus.host, port: prometheus.port } } : {}),
       },
       KEYWARD_VERSION,
+      [this.#callDuration],
     );
   }
 
