@@ -33,6 +33,11 @@ export interface ObservedCall {
 export type MetadataReader = (key: string) => string | undefined;
 
 export interface CallObserver {
+  /**
+   * True when the observation must be active while the call runs (the tracer's context,
+   * for backend spans); otherwise combineObservers never calls its run().
+   */
+  readonly wrapsCalls?: boolean;
   start(method: string, metadata: MetadataReader): ObservedCall;
 }
 

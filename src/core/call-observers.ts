@@ -1,25 +1,40 @@
-// Several call observers as one (e.g. the span tracer and the local audit log): each
-// sees every call; runs nest so each observer's context is active for the call.
-import type { CallObserver, MetadataReader, ObservedCall } from './call-observer.js';
+// Several call observers as one (e.g. the span tracer, metrics and the local audit
+// log): each sees every call's start and end. Only observers that wrap the call (the
+// tracer: its context must be active for backend spans) run around it; the others'
+// run() would only call through, so per call the combination adds one array.
+import type { CallObserver, CallOutcome, MetadataReader, ObservedCall } from './call-observer.js';
+
+class CombinedCall implements ObservedCall {
+  constructor(
+    readonly calls: readonly ObservedCall[],
+    /** Indexes of the calls whose run() wraps, outermost first. */
+    readonly wrapping: readonly number[],
+  ) {}
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    let nested = fn;
+    for (let i = this.wrapping.length - 1; i >= 0; i--) {
+      const call = this.calls[this.wrapping[i]!]!;
+      const inner = nested;
+      nested = () => call.run(inner);
+    }
+    return nested();
+  }
+
+  end(outcome: CallOutcome): void {
+    for (const call of this.calls) call.end(outcome);
+  }
+}
 
 export function combineObservers(observers: readonly CallObserver[]): CallObserver {
   if (observers.length === 1) return observers[0]!;
+  const wrapping = observers.flatMap((o, i) => (o.wrapsCalls === true ? [i] : []));
   return {
+    wrapsCalls: wrapping.length > 0,
     start(method: string, metadata: MetadataReader): ObservedCall {
-      const calls = observers.map((o) => o.start(method, metadata));
-      return {
-        run<T>(fn: () => Promise<T>): Promise<T> {
-          let nested = fn;
-          for (const call of [...calls].reverse()) {
-            const inner = nested;
-            nested = () => call.run(inner);
-          }
-          return nested();
-        },
-        end: (outcome) => {
-          for (const call of calls) call.end(outcome);
-        },
-      };
+      const calls: ObservedCall[] = [];
+      for (const observer of observers) calls.push(observer.start(method, metadata));
+      return new CombinedCall(calls, wrapping);
     },
   };
 }

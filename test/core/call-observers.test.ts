@@ -1,0 +1,46 @@
+// combineObservers: every observer sees the end of every call, in order; only the
+// observers that wrap calls run around it, outermost first, and the call runs once.
+import test from 'ava';
+import type { CallObserver, CallOutcome } from '../../src/core/call-observer.js';
+import { combineObservers } from '../../src/core/call-observers.js';
+
+function recorder(name: string, wraps: boolean, log: string[]): CallObserver {
+  return {
+    ...(wraps ? { wrapsCalls: true } : {}),
+    start: (method) => ({
+      run: async (fn) => {
+        log.push(`${name}:enter:${method}`);
+        try {
+          return await fn();
+        } finally {
+          log.push(`${name}:leave`);
+        }
+      },
+      end: (outcome: CallOutcome) => log.push(`${name}:end:${outcome.codeName}`),
+    }),
+  };
+}
+
+test('wrapping observers run around the call, outermost first; the others only see its end', async (t) => {
+  const log: string[] = [];
+  const combined = combineObservers([recorder('metrics', false, log), recorder('outer', true, log), recorder('log', false, log), recorder('inner', true, log)]);
+  t.true(combined.wrapsCalls);
+  const call = combined.start('Encrypt', () => undefined);
+  const result = await call.run(async () => {
+    log.push('use case');
+    return 42;
+  });
+  call.end({ code: 0, codeName: 'OK' });
+  t.is(result, 42);
+  t.deepEqual(log, ['outer:enter:Encrypt', 'inner:enter:Encrypt', 'use case', 'inner:leave', 'outer:leave', 'metrics:end:OK', 'outer:end:OK', 'log:end:OK', 'inner:end:OK']);
+});
+
+test('with no wrapping observer the call runs as it is, and a failure passes through', async (t) => {
+  const log: string[] = [];
+  const combined = combineObservers([recorder('metrics', false, log), recorder('log', false, log)]);
+  t.falsy(combined.wrapsCalls);
+  const call = combined.start('Decrypt', () => undefined);
+  await t.throwsAsync(call.run(async () => Promise.reject(new Error('boom'))), { message: 'boom' });
+  call.end({ code: 3, codeName: 'INVALID_ARGUMENT' });
+  t.deepEqual(log, ['metrics:end:INVALID_ARGUMENT', 'log:end:INVALID_ARGUMENT']);
+});
