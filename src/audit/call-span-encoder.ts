@@ -1,15 +1,16 @@
 // Encodes a call's SERVER span straight into OTLP protobuf (opentelemetry.proto.trace.v1
-// Span) with protobuf-es's BinaryWriter. A span per call is the audit's largest cost:
-// through the SDK every call built a Span object, sanitized its attributes and later
-// serialized it generically (measured here ~7 µs per span in isolation, ~18 µs of daemon
-// CPU per call under load). Here what repeats is encoded once — the method's name, kind
-// and RPC attributes; each caller identity's attributes — and a call adds only its own
-// ids, times, outcome and key. The bytes ride through the SDK's batching and exporters
-// (see encoded-trace-serializer.ts); field numbers are those of trace.proto v1.
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+// Span), appended to the batch being filled (protobuf-slab.ts). A span per call is the
+// audit's largest cost: through the SDK every call built a Span object, sanitized its
+// attributes and later serialized it generically (~7 µs per span in isolation, ~18 µs
+// of daemon CPU per call under load). Here what repeats is encoded once — the method's
+// name, kind and RPC attributes; each caller identity's attributes — and a call adds
+// only its own ids, times, outcome and key. Batches travel to the SDK's exporters as
+// they are (call-span-queue.ts, encoded-trace-serializer.ts); field numbers are those
+// of trace.proto v1.
 import type { CallOutcome } from '../core/call-observer.js';
 import type { CallerIdentity } from '../core/caller.js';
 import { callerEntries } from './caller-attributes.js';
+import { ProtobufSlab, WIRE } from './protobuf-slab.js';
 
 /** Span fields (opentelemetry/proto/trace/v1/trace.proto). */
 const SPAN = { traceId: 1, spanId: 2, traceState: 3, parentSpanId: 4, name: 5, kind: 6, start: 7, end: 8, attributes: 9, events: 11, status: 15, flags: 16 } as const;
@@ -24,62 +25,81 @@ const FLAG_IS_REMOTE = 0x200;
 
 export type AttributeValue = string | number | boolean;
 
+/** An attribute name already encoded as a KeyValue's `key` field (the hot path's names). */
+export class AttributeKey {
+  readonly field: Buffer;
+  constructor(readonly name: string) {
+    const w = new ProtobufSlab(64);
+    w.tag(1, WIRE.len).string(name);
+    this.field = w.copyOut();
+  }
+}
+
+const KEY = {
+  statusCode: new AttributeKey('rpc.grpc.status_code'),
+  outcome: new AttributeKey('keyward.outcome'),
+  keyId: new AttributeKey('keyward.key.id'),
+  keyVersion: new AttributeKey('keyward.key.version'),
+  backend: new AttributeKey('keyward.backend'),
+  cacheHit: new AttributeKey('keyward.cache.hit'),
+  batchSize: new AttributeKey('keyward.batch.size'),
+  batchDenied: new AttributeKey('keyward.batch.denied'),
+  denialReason: new AttributeKey('keyward.denial.reason'),
+} as const;
+
 /** Appends one KeyValue (common.proto) as field `fieldNo` of the message being written. */
-export function writeKeyValue(w: BinaryWriter, fieldNo: number, key: string, value: AttributeValue): void {
-  w.tag(fieldNo, WireType.LengthDelimited).fork();
-  w.tag(1, WireType.LengthDelimited).string(key);
-  w.tag(2, WireType.LengthDelimited).fork();
-  if (typeof value === 'string') w.tag(1, WireType.LengthDelimited).string(value);
-  else if (typeof value === 'boolean') w.tag(2, WireType.Varint).bool(value);
-  // A non-negative int64 and a uint32 have the same varint; uids go up to 2^32 − 2.
-  else if (Number.isInteger(value) && value >= 0 && value <= 0xffffffff) w.tag(3, WireType.Varint).uint32(value);
-  else if (Number.isInteger(value)) w.tag(3, WireType.Varint).int64(value);
-  else w.tag(4, WireType.Bit64).double(value);
+export function writeKeyValue(w: ProtobufSlab, fieldNo: number, key: string | AttributeKey, value: AttributeValue): void {
+  w.tag(fieldNo, WIRE.len).fork();
+  if (typeof key === 'string') w.tag(1, WIRE.len).string(key);
+  else w.raw(key.field);
+  w.tag(2, WIRE.len).fork();
+  if (typeof value === 'string') w.tag(1, WIRE.len).string(value);
+  else if (typeof value === 'boolean') w.tag(2, WIRE.varint).bool(value);
+  // int_value (int64): a non-negative integer's varint; uids go up to 2^32 − 2.
+  else if (Number.isSafeInteger(value)) w.tag(3, WIRE.varint).int64(value);
+  else w.tag(4, WIRE.bit64).double(value);
   w.join();
   w.join();
 }
 
-/**
- * One writer for everything this module encodes: finish() copies the bytes out and
- * keeps the buffer, so after warm-up no span grows a buffer. Encoding is synchronous.
- */
-const writer = new BinaryWriter();
+/** For the parts encoded once (method, caller) and for encode(). */
+const scratch = new ProtobufSlab(1_024);
 
-function encoded(write: (w: BinaryWriter) => void): Uint8Array {
-  write(writer);
-  return writer.finish();
+function encoded(write: (w: ProtobufSlab) => void): Buffer {
+  write(scratch);
+  return scratch.copyOut();
 }
 
 export interface CallSpanRecord {
   readonly method: string;
-  /** 16 and 8 bytes. */
-  readonly traceId: Uint8Array;
-  readonly spanId: Uint8Array;
-  readonly parentSpanId?: Uint8Array;
+  /** The trace id (16 bytes) then the span id (8 bytes). */
+  readonly ids: Buffer;
+  readonly parentSpanId?: Uint8Array | undefined;
   readonly parentIsRemote: boolean;
-  readonly traceState?: string;
-  readonly startNanos: bigint;
-  readonly endNanos: bigint;
+  readonly traceState?: string | undefined;
+  /** Wall-clock times, in microseconds since the epoch. */
+  readonly startMicros: number;
+  readonly endMicros: number;
   readonly outcome: CallOutcome;
 }
 
 export class CallSpanEncoder {
   readonly #service: string;
-  readonly #methods = new Map<string, Uint8Array>();
+  readonly #methods = new Map<string, Buffer>();
   /** Per identity object (one per connection or verified token), encoded once. */
-  readonly #callers = new WeakMap<CallerIdentity, Uint8Array>();
+  readonly #callers = new WeakMap<CallerIdentity, Buffer>();
 
   constructor(service: string) {
     this.#service = service;
   }
 
   /** Name, kind and the RPC attributes of a method: the same for all its calls. */
-  #methodPart(method: string): Uint8Array {
+  #methodPart(method: string): Buffer {
     let part = this.#methods.get(method);
     if (part === undefined) {
       part = encoded((w) => {
-        w.tag(SPAN.name, WireType.LengthDelimited).string(`keyward.${method}`);
-        w.tag(SPAN.kind, WireType.Varint).int32(KIND_SERVER);
+        w.tag(SPAN.name, WIRE.len).string(`keyward.${method}`);
+        w.tag(SPAN.kind, WIRE.varint).uint32(KIND_SERVER);
         writeKeyValue(w, SPAN.attributes, 'rpc.system', 'grpc');
         writeKeyValue(w, SPAN.attributes, 'rpc.service', this.#service);
         writeKeyValue(w, SPAN.attributes, 'rpc.method', method);
@@ -89,7 +109,7 @@ export class CallSpanEncoder {
     return part;
   }
 
-  #callerPart(caller: CallerIdentity): Uint8Array {
+  #callerPart(caller: CallerIdentity): Buffer {
     let part = this.#callers.get(caller);
     if (part === undefined) {
       part = encoded((w) => {
@@ -100,46 +120,50 @@ export class CallSpanEncoder {
     return part;
   }
 
-  /** One Span message. */
-  encode(span: CallSpanRecord): Uint8Array {
+  /** One Span message, as bytes of its own (tests, and anything off the hot path). */
+  encode(span: CallSpanRecord): Buffer {
+    this.write(scratch, span);
+    return scratch.copyOut();
+  }
+
+  /** Appends one Span message's fields to `w` (the caller frames it). */
+  write(w: ProtobufSlab, span: CallSpanRecord): void {
     const { outcome } = span;
-    // The cached parts first: making one uses the shared writer.
+    // The cached parts first: making one uses the scratch slab.
     const methodPart = this.#methodPart(span.method);
     const callerPart = outcome.caller !== undefined ? this.#callerPart(outcome.caller) : undefined;
-    const w = writer;
-    w.tag(SPAN.traceId, WireType.LengthDelimited).bytes(span.traceId);
-    w.tag(SPAN.spanId, WireType.LengthDelimited).bytes(span.spanId);
-    if (span.traceState) w.tag(SPAN.traceState, WireType.LengthDelimited).string(span.traceState);
-    if (span.parentSpanId !== undefined) w.tag(SPAN.parentSpanId, WireType.LengthDelimited).bytes(span.parentSpanId);
+    w.tag(SPAN.traceId, WIRE.len).bytesOf(span.ids, 0, 16);
+    w.tag(SPAN.spanId, WIRE.len).bytesOf(span.ids, 16, 24);
+    if (span.traceState) w.tag(SPAN.traceState, WIRE.len).string(span.traceState);
+    if (span.parentSpanId !== undefined) w.tag(SPAN.parentSpanId, WIRE.len).bytes(span.parentSpanId);
     w.raw(methodPart);
-    w.tag(SPAN.start, WireType.Bit64).fixed64(span.startNanos);
-    w.tag(SPAN.end, WireType.Bit64).fixed64(span.endNanos);
-    writeKeyValue(w, SPAN.attributes, 'rpc.grpc.status_code', outcome.code);
-    writeKeyValue(w, SPAN.attributes, 'keyward.outcome', outcome.code === 0 ? 'ok' : outcome.codeName);
-    if (outcome.keyId !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.key.id', outcome.keyId);
-    if (outcome.keyVersion !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.key.version', outcome.keyVersion);
-    if (outcome.backend !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.backend', outcome.backend);
-    if (outcome.cacheHit !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.cache.hit', outcome.cacheHit);
-    if (outcome.batchSize !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.batch.size', outcome.batchSize);
-    if (outcome.deniedItems) writeKeyValue(w, SPAN.attributes, 'keyward.batch.denied', outcome.deniedItems);
+    w.tag(SPAN.start, WIRE.bit64).fixed64NanosFromMicros(span.startMicros);
+    w.tag(SPAN.end, WIRE.bit64).fixed64NanosFromMicros(span.endMicros);
+    writeKeyValue(w, SPAN.attributes, KEY.statusCode, outcome.code);
+    writeKeyValue(w, SPAN.attributes, KEY.outcome, outcome.code === 0 ? 'ok' : outcome.codeName);
+    if (outcome.keyId !== undefined) writeKeyValue(w, SPAN.attributes, KEY.keyId, outcome.keyId);
+    if (outcome.keyVersion !== undefined) writeKeyValue(w, SPAN.attributes, KEY.keyVersion, outcome.keyVersion);
+    if (outcome.backend !== undefined) writeKeyValue(w, SPAN.attributes, KEY.backend, outcome.backend);
+    if (outcome.cacheHit !== undefined) writeKeyValue(w, SPAN.attributes, KEY.cacheHit, outcome.cacheHit);
+    if (outcome.batchSize !== undefined) writeKeyValue(w, SPAN.attributes, KEY.batchSize, outcome.batchSize);
+    if (outcome.deniedItems) writeKeyValue(w, SPAN.attributes, KEY.batchDenied, outcome.deniedItems);
     if (callerPart !== undefined) w.raw(callerPart);
-    if (outcome.denialReason !== undefined) writeKeyValue(w, SPAN.attributes, 'keyward.denial.reason', outcome.denialReason);
+    if (outcome.denialReason !== undefined) writeKeyValue(w, SPAN.attributes, KEY.denialReason, outcome.denialReason);
     if (outcome.dekGenerated) {
-      w.tag(SPAN.events, WireType.LengthDelimited).fork();
-      w.tag(EVENT.time, WireType.Bit64).fixed64(span.endNanos);
-      w.tag(EVENT.name, WireType.LengthDelimited).string('keyward.dek.generated');
-      if (outcome.keyId !== undefined) writeKeyValue(w, EVENT.attributes, 'keyward.key.id', outcome.keyId);
-      if (outcome.keyVersion !== undefined) writeKeyValue(w, EVENT.attributes, 'keyward.key.version', outcome.keyVersion);
+      w.tag(SPAN.events, WIRE.len).fork();
+      w.tag(EVENT.time, WIRE.bit64).fixed64NanosFromMicros(span.endMicros);
+      w.tag(EVENT.name, WIRE.len).string('keyward.dek.generated');
+      if (outcome.keyId !== undefined) writeKeyValue(w, EVENT.attributes, KEY.keyId, outcome.keyId);
+      if (outcome.keyVersion !== undefined) writeKeyValue(w, EVENT.attributes, KEY.keyVersion, outcome.keyVersion);
       w.join();
     }
     if (outcome.code !== 0) {
       // The status message is the code's name, never the error text (it can quote input).
-      w.tag(SPAN.status, WireType.LengthDelimited).fork();
-      w.tag(STATUS.message, WireType.LengthDelimited).string(outcome.codeName);
-      w.tag(STATUS.code, WireType.Varint).int32(STATUS_ERROR);
+      w.tag(SPAN.status, WIRE.len).fork();
+      w.tag(STATUS.message, WIRE.len).string(outcome.codeName);
+      w.tag(STATUS.code, WIRE.varint).uint32(STATUS_ERROR);
       w.join();
     }
-    w.tag(SPAN.flags, WireType.Bit32).fixed32(FLAG_SAMPLED | FLAG_HAS_IS_REMOTE | (span.parentIsRemote ? FLAG_IS_REMOTE : 0));
-    return w.finish();
+    w.tag(SPAN.flags, WIRE.bit32).fixed32(FLAG_SAMPLED | FLAG_HAS_IS_REMOTE | (span.parentIsRemote ? FLAG_IS_REMOTE : 0));
   }
 }

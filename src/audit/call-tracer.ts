@@ -2,79 +2,111 @@
 // context from the gRPC metadata. Attributes follow OpenTelemetry's RPC conventions
 // where they exist (docs/tracing.md) and carry only metadata: key id and version,
 // outcome, cache hit, backend, batch size, caller — never plaintext, data or keys.
-// The span is encoded to OTLP protobuf when the call ends (call-span-encoder.ts) and
-// handed to the daemon's span processor, so it shares the SDK spans' bounded queue,
-// batching and exporter; backend spans made by the SDK inside the call are its children
-// through the span scope. Every call is recorded, whatever the caller's sampling flag:
-// this is an audit trail, not a sample.
-import { ROOT_CONTEXT, TraceFlags, trace, type SpanContext, type TextMapGetter } from '@opentelemetry/api';
+// No SDK span is built: the call's ids live in 24 bytes, its span is encoded into the
+// export batch when the call ends (call-span-encoder.ts, call-span-queue.ts), and the
+// OpenTelemetry Context that backend spans take as their parent is made only if a
+// backend is called (span-scope.ts). Every call is recorded, whatever the caller's
+// sampling flag: this is an audit trail, not a sample.
+import { ROOT_CONTEXT, TraceFlags, trace, type Context, type SpanContext, type TextMapGetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { Resource } from '@opentelemetry/resources';
-import { RandomIdGenerator, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { CallObserver, MetadataReader, ObservedCall } from '../core/call-observer.js';
-import { CallSpanEncoder } from './call-span-encoder.js';
-import type { EncodedSpan } from './encoded-trace-serializer.js';
-import type { SpanScope } from './span-scope.js';
+import type { CallObserver, CallOutcome, MetadataReader, ObservedCall } from '../core/call-observer.js';
+import { CallSpanEncoder, type CallSpanRecord } from './call-span-encoder.js';
+import type { CallSpanQueue } from './call-span-queue.js';
+import type { ContextSource, SpanScope } from './span-scope.js';
+import { TraceIds } from './trace-ids.js';
 
 const getter: TextMapGetter<MetadataReader> = {
   keys: () => ['traceparent', 'tracestate'],
   get: (read, key) => read(key),
 };
 const w3c = new W3CTraceContextPropagator();
-const ids = new RandomIdGenerator();
+const ids = new TraceIds();
 
-/** Wall-clock time in nanoseconds, at microsecond resolution. */
-function nowNanos(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1_000)) * 1_000n;
+/** Wall-clock time in microseconds since the epoch. */
+function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1_000);
 }
 
-export interface CallTracing {
-  /** The daemon's span processor (bounded queue → batcher → OTLP exporter). */
-  readonly processor: SpanProcessor;
-  readonly resource: Resource;
+/** The caller's span, when its `traceparent` names a valid one. */
+function remoteParent(metadata: MetadataReader): { context: Context; span: SpanContext } | undefined {
+  if (metadata('traceparent') === undefined) return undefined;
+  const context = w3c.extract(ROOT_CONTEXT, metadata, getter);
+  const span = trace.getSpanContext(context);
+  return span !== undefined && trace.isSpanContextValid(span) ? { context, span } : undefined;
+}
+
+/** What the tracer shares with its calls. */
+interface TracerParts {
+  readonly queue: CallSpanQueue;
+  readonly encoder: CallSpanEncoder;
+  readonly scope: SpanScope;
+}
+
+/** One call's span: its ids, its parent, and the record the encoder reads at its end. */
+class TracedCall implements ObservedCall, ContextSource, CallSpanRecord {
+  readonly ids = Buffer.allocUnsafe(24);
+  readonly parentSpanId: Uint8Array | undefined;
+  readonly parentIsRemote: boolean;
+  readonly traceState: string | undefined;
+  readonly startMicros = nowMicros();
+  endMicros = 0;
+  outcome: CallOutcome = { code: 0, codeName: 'OK' };
+  #context: Context | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly parts: TracerParts,
+    readonly parent: { context: Context; span: SpanContext } | undefined,
+  ) {
+    if (parent === undefined) {
+      ids.fill(this.ids, 0, 16);
+      this.parentSpanId = undefined;
+      this.parentIsRemote = false;
+      this.traceState = undefined;
+    } else {
+      this.ids.write(parent.span.traceId, 0, 16, 'hex');
+      this.parentSpanId = Buffer.from(parent.span.spanId, 'hex');
+      this.parentIsRemote = parent.span.isRemote === true;
+      this.traceState = parent.span.traceState?.serialize() || undefined;
+    }
+    ids.fill(this.ids, 16, 8);
+  }
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.parts.scope.enter(this, fn);
+  }
+
+  /** The Context backend spans take as parent: this call's span, sampled, inside the caller's context. */
+  context(): Context {
+    if (this.#context === undefined) {
+      const span: SpanContext = {
+        traceId: this.ids.toString('hex', 0, 16),
+        spanId: this.ids.toString('hex', 16, 24),
+        traceFlags: TraceFlags.SAMPLED,
+        isRemote: false,
+        ...(this.parent?.span.traceState ? { traceState: this.parent.span.traceState } : {}),
+      };
+      this.#context = trace.setSpanContext(this.parent?.context ?? ROOT_CONTEXT, span);
+    }
+    return this.#context;
+  }
+
+  end(outcome: CallOutcome): void {
+    this.endMicros = nowMicros();
+    this.outcome = outcome;
+    this.parts.queue.add(this.parts.encoder, this);
+  }
 }
 
 export class CallTracer implements CallObserver {
-  readonly #tracing: CallTracing;
-  readonly #encoder: CallSpanEncoder;
-  readonly #scope: SpanScope;
+  readonly wrapsCalls = true;
+  readonly #parts: TracerParts;
 
-  constructor(tracing: CallTracing, service: string, scope: SpanScope) {
-    this.#tracing = tracing;
-    this.#encoder = new CallSpanEncoder(service);
-    this.#scope = scope;
+  constructor(queue: CallSpanQueue, service: string, scope: SpanScope) {
+    this.#parts = { queue, encoder: new CallSpanEncoder(service), scope };
   }
 
   start(method: string, metadata: MetadataReader): ObservedCall {
-    const startNanos = nowNanos();
-    const parentContext = w3c.extract(ROOT_CONTEXT, metadata, getter);
-    const parent = trace.getSpanContext(parentContext);
-    const hasParent = parent !== undefined && trace.isSpanContextValid(parent);
-    const context: SpanContext = {
-      traceId: hasParent ? parent.traceId : ids.generateTraceId(),
-      spanId: ids.generateSpanId(),
-      traceFlags: TraceFlags.SAMPLED,
-      isRemote: false,
-      ...(hasParent && parent.traceState ? { traceState: parent.traceState } : {}),
-    };
-    const inCall = trace.setSpanContext(parentContext, context);
-    return {
-      run: (fn) => this.#scope.run(inCall, fn),
-      end: (outcome) => {
-        const encodedSpan = this.#encoder.encode({
-          method,
-          traceId: Buffer.from(context.traceId, 'hex'),
-          spanId: Buffer.from(context.spanId, 'hex'),
-          ...(hasParent ? { parentSpanId: Buffer.from(parent.spanId, 'hex') } : {}),
-          parentIsRemote: hasParent && parent.isRemote === true,
-          ...(context.traceState ? { traceState: context.traceState.serialize() } : {}),
-          startNanos,
-          endNanos: nowNanos(),
-          outcome,
-        });
-        const span: EncodedSpan = { encodedSpan, resource: this.#tracing.resource, spanContext: () => context };
-        this.#tracing.processor.onEnd(span as unknown as ReadableSpan);
-      },
-    };
+    return new TracedCall(method, this.#parts, remoteParent(metadata));
   }
 }

@@ -5,6 +5,8 @@
 import type { Context, Meter } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { CallSpanQueue } from './call-span-queue.js';
+import { spanCount } from './encoded-trace-serializer.js';
 
 export class SpanExportStats {
   /** Spans handed to the exporter queue and not yet exported or failed. */
@@ -25,10 +27,11 @@ export class CountingSpanExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    const count = spanCount(spans);
     this.#inner.export(spans, (result) => {
-      this.#stats.pending = Math.max(0, this.#stats.pending - spans.length);
-      if (result.code === ExportResultCode.SUCCESS) this.#stats.exported += spans.length;
-      else this.#stats.droppedExportFailed += spans.length;
+      this.#stats.pending = Math.max(0, this.#stats.pending - count);
+      if (result.code === ExportResultCode.SUCCESS) this.#stats.exported += count;
+      else this.#stats.droppedExportFailed += count;
       resultCallback(result);
     });
   }
@@ -42,16 +45,22 @@ export class CountingSpanExporter implements SpanExporter {
   }
 }
 
-/** Refuses (and counts) spans once `maxQueueSize` are waiting, before the batcher sees them. */
+/**
+ * Refuses (and counts) spans once `maxQueueSize` are waiting, before the batcher sees
+ * them. The call span queue shares the exporter the batcher owns: it is flushed first,
+ * and shut down before the batcher shuts the exporter down.
+ */
 export class BoundedSpanProcessor implements SpanProcessor {
   readonly #inner: SpanProcessor;
   readonly #stats: SpanExportStats;
   readonly #maxQueueSize: number;
+  readonly #callSpans: CallSpanQueue;
 
-  constructor(inner: SpanProcessor, stats: SpanExportStats, maxQueueSize: number) {
+  constructor(inner: SpanProcessor, stats: SpanExportStats, maxQueueSize: number, callSpans: CallSpanQueue) {
     this.#inner = inner;
     this.#stats = stats;
     this.#maxQueueSize = maxQueueSize;
+    this.#callSpans = callSpans;
   }
 
   onStart(span: Span, parentContext: Context): void {
@@ -67,12 +76,14 @@ export class BoundedSpanProcessor implements SpanProcessor {
     this.#inner.onEnd(span);
   }
 
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush();
+  async forceFlush(): Promise<void> {
+    await this.#callSpans.forceFlush();
+    await this.#inner.forceFlush();
   }
 
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
+  async shutdown(): Promise<void> {
+    await this.#callSpans.shutdown();
+    await this.#inner.shutdown();
   }
 }
 

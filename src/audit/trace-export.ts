@@ -7,12 +7,18 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentel
 import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
 import { TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { hostname } from 'node:os';
 import { grpcExporterOptions, httpExporterOptions, type OtlpConnection } from './otlp-connection.js';
 import { encodedTraceSerializer } from './encoded-trace-serializer.js';
+import { CallSpanQueue } from './call-span-queue.js';
 import { BoundedSpanProcessor, CountingSpanExporter, SpanExportStats } from './span-export-accounting.js';
+
+/** Spans per export request at most; also the call span queue's batch size. */
+const MAX_EXPORT_BATCH = 512;
+/** An export not answered within this is given up: with the interval, a span leaves within 5 s. */
+const EXPORT_TIMEOUT_MS = 4_000;
 
 export interface TraceExportSettings {
   readonly protocol: 'grpc' | 'http';
@@ -26,10 +32,10 @@ export interface TraceExportSettings {
 function exporterFor(settings: TraceExportSettings, resource: Resource, serviceVersion: string): SpanExporter {
   const serializer = encodedTraceSerializer(resource, { name: 'keyward', version: serviceVersion });
   if (settings.protocol === 'http') {
-    const options = convertLegacyHttpOptions(httpExporterOptions(settings.endpoint, settings.connection), 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
+    const options = convertLegacyHttpOptions({ ...httpExporterOptions(settings.endpoint, settings.connection), timeoutMillis: EXPORT_TIMEOUT_MS }, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
     return new OTLPExporterBase<ReadableSpan[]>(createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', TraceExporterMetricsHelper, undefined));
   }
-  const options = convertLegacyOtlpGrpcOptions(grpcExporterOptions(settings.endpoint, settings.connection), 'TRACES');
+  const options = convertLegacyOtlpGrpcOptions({ ...grpcExporterOptions(settings.endpoint, settings.connection), timeoutMillis: EXPORT_TIMEOUT_MS }, 'TRACES');
   return new OTLPExporterBase<ReadableSpan[]>(
     createOtlpGrpcExportDelegate(options, serializer, 'otlp_grpc_span_exporter', TraceExporterMetricsHelper, undefined, 'TraceExportService', '/opentelemetry.proto.collector.trace.v1.TraceService/Export'),
   );
@@ -38,8 +44,8 @@ function exporterFor(settings: TraceExportSettings, resource: Resource, serviceV
 export interface TracerSetup {
   readonly provider: TracerProvider;
   readonly stats: SpanExportStats;
-  /** Where pre-encoded call spans enter the same bounded, batched export as SDK spans. */
-  readonly processor: SpanProcessor;
+  /** Where call spans are encoded and batched, for the same bounded export as SDK spans. */
+  readonly callSpans: CallSpanQueue;
   readonly resource: Resource;
 }
 
@@ -52,15 +58,18 @@ export function createTracerProvider(settings: TraceExportSettings, serviceVersi
       'host.name': hostname(),
     }),
   );
+  const exporter = new CountingSpanExporter(exporterFor(settings, resource, serviceVersion), stats);
+  const maxBatch = Math.min(MAX_EXPORT_BATCH, settings.maxQueueSize);
   const batcher = new BatchSpanProcessor({
-    exporter: new CountingSpanExporter(exporterFor(settings, resource, serviceVersion), stats),
+    exporter,
     scheduledDelayMillis: settings.exportIntervalMs,
     maxQueueSize: settings.maxQueueSize,
-    maxExportBatchSize: Math.min(512, settings.maxQueueSize),
+    maxExportBatchSize: maxBatch,
     // A span leaves within 5 s of ending or is given up (policy: SIEM within 1 minute).
-    exportTimeoutMillis: 4_000,
+    exportTimeoutMillis: EXPORT_TIMEOUT_MS,
   });
-  const processor = new BoundedSpanProcessor(batcher, stats, settings.maxQueueSize);
+  const callSpans = new CallSpanQueue({ exporter, stats, maxQueueSize: settings.maxQueueSize, maxBatchSpans: maxBatch, exportIntervalMs: settings.exportIntervalMs });
+  const processor = new BoundedSpanProcessor(batcher, stats, settings.maxQueueSize, callSpans);
   const provider = new TracerProvider({ resource, spanProcessors: [processor] });
-  return { provider, stats, processor, resource };
+  return { provider, stats, callSpans, resource };
 }

@@ -12,7 +12,8 @@ import { CallDurationHistogram } from '../audit/call-duration-histogram.js';
 import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
 import { BackendMetrics, cacheDisposalCounter, combineBackendTracers } from '../audit/backend-metrics.js';
 import { BackendSpans } from '../audit/backend-spans.js';
-import { CallTracer, type CallTracing } from '../audit/call-tracer.js';
+import { CallTracer } from '../audit/call-tracer.js';
+import type { CallSpanQueue } from '../audit/call-span-queue.js';
 import { SpanScope } from '../audit/span-scope.js';
 import { LifecycleEvents } from '../audit/lifecycle-events.js';
 import { registerSpanDropMetric, type SpanExportStats } from '../audit/span-export-accounting.js';
@@ -97,7 +98,7 @@ export class KeywardDaemon {
   /** keyward.rpc.duration: recorded by CallMetrics, collected by every metric reader. */
   readonly #callDuration = new CallDurationHistogram(KEYWARD_VERSION);
   #lifecycle: LifecycleEvents | undefined;
-  #callTracing: CallTracing | undefined;
+  #callSpans: CallSpanQueue | undefined;
 
   private constructor(config: Config, log: Logger, options: DaemonOptions) {
     this.#config = config;
@@ -117,7 +118,7 @@ export class KeywardDaemon {
       );
       this.#tracerProvider = tracing.provider;
       this.#spanStats = tracing.stats;
-      this.#callTracing = { processor: tracing.processor, resource: tracing.resource };
+      this.#callSpans = tracing.callSpans;
     }
     this.#meterProvider = this.#createMeterProvider();
     const meter = this.#meterProvider?.getMeter('keyward', KEYWARD_VERSION);
@@ -223,9 +224,9 @@ export class KeywardDaemon {
     const observers: CallObserver[] = [];
     const metrics = this.#metrics(registry);
     if (metrics !== undefined) observers.push(metrics);
-    if (this.#callTracing !== undefined) {
+    if (this.#callSpans !== undefined) {
       const service = plane === 'data' ? 'keyward.v1.KeyService' : 'keyward.v1.KeyAdminService';
-      observers.push(new CallTracer(this.#callTracing, service, this.#spanScope));
+      observers.push(new CallTracer(this.#callSpans, service, this.#spanScope));
     }
     if (this.#auditLog !== undefined) observers.push(new AuditLogObserver(this.#auditLog, this.#log, plane));
     return observers.length === 0 ? noopCallObserver : combineObservers(observers);

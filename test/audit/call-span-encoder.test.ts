@@ -32,7 +32,7 @@ test('spans decode field by field; cached method and caller parts never leak int
     const outcome: CallOutcome = { ...c.outcome, caller: c.caller };
     const parent = i % 2 === 0 ? { parentSpanId: Buffer.alloc(8, 0xee) } : {};
     const span = decode(
-      encoder.encode({ method: c.method, traceId: Buffer.alloc(16, i + 1), spanId: Buffer.alloc(8, i + 1), ...parent, parentIsRemote: i === 0, traceState: i === 2 ? 'k=v' : undefined, startNanos: 1_000n + BigInt(i), endNanos: 2_000n + BigInt(i), outcome } as never),
+      encoder.encode({ method: c.method, ids: Buffer.concat([Buffer.alloc(16, i + 1), Buffer.alloc(8, i + 1)]), ...parent, parentIsRemote: i === 0, traceState: i === 2 ? 'k=v' : undefined, startMicros: 1_795_000_000_123_456 + i, endMicros: 1_795_000_000_223_456 + i, outcome } as never),
     );
     t.is(span.name, `keyward.${c.method}`);
     t.is(span.kind, Span_SpanKind.SERVER);
@@ -40,8 +40,8 @@ test('spans decode field by field; cached method and caller parts never leak int
     t.deepEqual(Buffer.from(span.spanId), Buffer.alloc(8, i + 1));
     t.deepEqual(Buffer.from(span.parentSpanId), i % 2 === 0 ? Buffer.alloc(8, 0xee) : Buffer.alloc(0));
     t.is(span.traceState, i === 2 ? 'k=v' : '');
-    t.is(span.startTimeUnixNano, 1_000n + BigInt(i));
-    t.is(span.endTimeUnixNano, 2_000n + BigInt(i));
+    t.is(span.startTimeUnixNano, (1_795_000_000_123_456n + BigInt(i)) * 1000n);
+    t.is(span.endTimeUnixNano, (1_795_000_000_223_456n + BigInt(i)) * 1000n);
     t.is(span.flags, 0x101 | (i === 0 ? 0x200 : 0));
     const a = attributes(span);
     t.like(a, { 'rpc.system': 'grpc', 'rpc.service': 'keyward.v1.KeyService', 'rpc.method': c.method, 'rpc.grpc.status_code': BigInt(c.outcome.code) });
