@@ -55,7 +55,7 @@ export function writeKeyValue(w: ProtobufSlab, fieldNo: number, key: string | At
   w.tag(2, WIRE.len).fork();
   if (typeof value === 'string') w.tag(1, WIRE.len).string(value);
   else if (typeof value === 'boolean') w.tag(2, WIRE.varint).bool(value);
-  // int_value (int64): a non-negative integer's varint; uids go up to 2^32 − 2.
+  // int_value (int64) for integers (uids go up to 2^32 − 2), double_value otherwise.
   else if (Number.isSafeInteger(value)) w.tag(3, WIRE.varint).int64(value);
   else w.tag(4, WIRE.bit64).double(value);
   w.join();
