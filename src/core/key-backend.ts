@@ -21,6 +21,9 @@ export type SignatureScheme = 'ed25519' | 'ecdsa-p256-sha256' | 'rsa-pkcs1-sha25
 /** What to sign: the message, or (not for Ed25519) its SHA-256 digest. */
 export type SignInput = { readonly message: Uint8Array } | { readonly digest: Uint8Array };
 
+/** What importFromEscrow did: put a missing version back, or found it equal to the recovered one. */
+export type EscrowImportResult = 'imported' | 'verified';
+
 export interface KeyBackend {
   /** The instance name from the configuration ("local", "hsm-a" …). */
   readonly name: string;
@@ -77,6 +80,28 @@ export interface KeyBackend {
    * elsewhere, a version disabled in Vault). Returns a function that unsubscribes.
    */
   watchVersions?(listener: (keyId: string, versions: KeyVersions) => void): () => void;
+
+  /**
+   * Optional, for key escrow (policy §7): a copy of a version's key material — raw bytes
+   * for symmetric keys, PKCS#8 DER for private keys — which the caller seals and wipes.
+   * Only backends whose keys may leave them implement it (the local one); without it a
+   * key cannot be escrowed by keyward.
+   */
+  exportForEscrow?(keyId: string, version: number): Promise<SecretBytes>;
+
+  /**
+   * Optional, the other half of exportForEscrow: puts recovered material back as
+   * `version`. An existing version is compared in constant time ('verified' when equal,
+   * `already-exists` when not); a missing one is added, enabled, without changing the
+   * primary version ('imported'), unless `verifyOnly` (then `not-found`). The caller
+   * still owns and wipes `material`.
+   */
+  importFromEscrow?(
+    keyId: string,
+    version: number,
+    material: SecretBytes,
+    verifyOnly: boolean,
+  ): Promise<{ readonly result: EscrowImportResult; readonly versions: KeyVersions }>;
 
   /** Whether the backend can serve calls that need it now (health). */
   isReady(): boolean;

@@ -1,5 +1,5 @@
 // The local backend: the shared contract, plus what is its own — the root key file,
-// file modes, refusing to start on a keystore it cannot read.
+// file modes, refusing to start on a keystore it cannot read, escrow export and import.
 import test from 'ava';
 import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { LocalBackend } from '../../src/backends/local/local-backend.js';
 import { isKeywardError } from '../../src/core/keyward-error.js';
 import type { KeyBackend } from '../../src/core/key-backend.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { SecretBytes } from '../../src/core/secret-bytes.js';
 import { makeTempDir } from '../support/test-daemon.js';
 import { runKeyBackendContract } from './key-backend-contract.js';
 
@@ -115,4 +116,41 @@ test('RSA-4096 signing runs off the event loop: the loop idles while 16 signatur
   // Utilization counts the loop's own busy time; signing on it pins it near 1.
   t.true(onTheLoop > 0.9, `control ${onTheLoop}`);
   t.true(backendSigning < 0.8, `backend signing ${backendSigning}`);
+});
+
+test('escrow export and import: an equal version verifies, other material is already-exists, a missing one is added beside a concurrent rotation, the primary stays', async (t) => {
+  const dir = makeTempDir('keyward-local-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await openLocal(dir);
+  t.teardown(() => b.close());
+  await b.ensureKey(spec);
+  await b.rotateKey('k');
+  const v1 = await b.exportForEscrow('k', 1);
+  const wrapped = await b.generateDataKey('k', 1);
+  const code = async (p: Promise<unknown>) => ((await t.throwsAsync(p)) as { code?: string }).code;
+
+  t.is((await b.importFromEscrow('k', 1, v1, true)).result, 'verified');
+  t.is(await code(b.importFromEscrow('k', 1, await b.exportForEscrow('k', 2), false)), 'already-exists');
+  t.is(await code(b.importFromEscrow('k', 1, SecretBytes.random(31), false)), 'failed-precondition', 'not an AES-256 key');
+  t.is(await code(b.exportForEscrow('k', 7)), 'not-found');
+
+  // The keystore loses version 1 (a partial restore); a fresh backend no longer has it.
+  const path = join(dir, 'keys', 'k.json');
+  const file = JSON.parse(readFileSync(path, 'utf8')) as { versions: { version: number }[] };
+  writeFileSync(path, JSON.stringify({ ...file, versions: file.versions.filter((v) => v.version !== 1) }));
+  const again = await openLocal(dir);
+  t.teardown(() => again.close());
+  await again.ensureKey(spec);
+  t.is(await code(again.unwrapDataKey('k', 1, wrapped.wrapped)), 'not-found');
+  t.is(await code(again.importFromEscrow('k', 1, v1, true)), 'not-found', 'verify-only never imports');
+  // Rotations before and after it: each rewrite of the key file starts from the last one.
+  const [, imported, rotated] = await Promise.all([again.rotateKey('k'), again.importFromEscrow('k', 1, v1, false), again.rotateKey('k')]);
+  t.is(imported.result, 'imported');
+  t.deepEqual(imported.versions.versions.map((v) => v.version), [1, 2, 3], 'the import ran after the first rotation, on its file');
+  t.is(imported.versions.primaryVersion, 3, 'the import leaves the primary alone');
+  t.deepEqual(rotated.versions.map((v) => v.version), [1, 2, 3, 4], 'the second rotation ran after the import, on its file');
+  t.deepEqual(Buffer.from((await again.unwrapDataKey('k', 1, wrapped.wrapped)).expose()), Buffer.from(wrapped.plaintext.expose()));
+  const onDisk = JSON.parse(readFileSync(path, 'utf8')) as { primary_version: number; versions: { version: number }[] };
+  t.deepEqual([onDisk.primary_version, onDisk.versions.map((v) => v.version)], [4, [1, 2, 3, 4]]);
+  v1.dispose();
 });

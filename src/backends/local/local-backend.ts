@@ -12,11 +12,12 @@ import {
   generateKeyPair,
   randomFillSync,
   sign as signAsync,
+  timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { DataKey, KeyBackend, SignatureScheme, SignInput } from '../../core/key-backend.js';
+import type { DataKey, EscrowImportResult, KeyBackend, SignatureScheme, SignInput } from '../../core/key-backend.js';
 import {
   SCHEMES_BY_ALGORITHM,
   type KeyAlgorithm,
@@ -105,6 +106,21 @@ async function generateMaterial(algorithm: KeyAlgorithm): Promise<Buffer> {
     case 'rsa-4096':
       return (await generateKeyPairAsync('rsa', { modulusLength: 4096 })).privateKey.export({ type: 'pkcs8', format: 'der' });
   }
+}
+
+/** The asymmetricKeyType a signing algorithm's PKCS#8 must carry. */
+const KEY_TYPE: Partial<Record<KeyAlgorithm, string>> = { ed25519: 'ed25519', 'ecdsa-p256': 'ec', 'rsa-4096': 'rsa' };
+
+/** Refuses recovered material that could not be this key's (it would not load later). */
+function checkMaterial(keyId: string, algorithm: KeyAlgorithm, material: Buffer): void {
+  const expected = KEY_TYPE[algorithm];
+  let fits: boolean;
+  try {
+    fits = expected === undefined ? material.byteLength === 32 : createPrivateKey({ key: material, format: 'der', type: 'pkcs8' }).asymmetricKeyType === expected;
+  } catch {
+    fits = false;
+  }
+  if (!fits) throw new KeywardError('failed-precondition', `the recovered material is not ${algorithm} key material, as key "${keyId}" is`);
 }
 
 function toVersions(file: KeyFile): KeyVersions {
@@ -236,6 +252,32 @@ export class LocalBackend implements KeyBackend {
     return createHmac('sha256', this.#secret(keyId, version, 'mac').expose()).update(data).digest();
   }
 
+  async exportForEscrow(keyId: string, version: number): Promise<SecretBytes> {
+    if (this.#closed) throw new KeywardError('unavailable', 'local backend is closed');
+    const { file } = this.#key(keyId);
+    const entry = file.versions.find((v) => v.version === version);
+    if (entry === undefined) throw new KeywardError('not-found', `key "${keyId}" has no version ${version}`);
+    const material = this.#unwrap(file, entry);
+    if (material === undefined) throw new KeywardError('failed-precondition', `version ${version} of key "${keyId}" is destroyed: there is nothing to escrow`);
+    const copy = SecretBytes.copyOf(material);
+    material.fill(0);
+    return copy;
+  }
+
+  async importFromEscrow(
+    keyId: string,
+    version: number,
+    material: SecretBytes,
+    verifyOnly: boolean,
+  ): Promise<{ result: EscrowImportResult; versions: KeyVersions }> {
+    if (this.#closed) throw new KeywardError('unavailable', 'local backend is closed');
+    const key = this.#key(keyId);
+    // Serialized with rotations: both rewrite the key file from key.file.
+    const imported = key.writes.then(() => this.#importVersion(key, version, material, verifyOnly));
+    key.writes = imported.catch(() => undefined);
+    return imported;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled([...this.#keys.values()].map((k) => k.writes));
@@ -290,18 +332,52 @@ export class LocalBackend implements KeyBackend {
     return this.#root.expose();
   }
 
+  /** Compares with an existing version ('verified'), or adds the missing one ('imported'). */
+  async #importVersion(key: LoadedKey, version: number, material: SecretBytes, verifyOnly: boolean): Promise<{ result: EscrowImportResult; versions: KeyVersions }> {
+    const { file } = key;
+    const keyId = file.key_id;
+    checkMaterial(keyId, file.algorithm, material.expose());
+    const entry = file.versions.find((v) => v.version === version);
+    if (entry !== undefined) {
+      const existing = this.#unwrap(file, entry);
+      if (existing === undefined) throw new KeywardError('failed-precondition', `version ${version} of key "${keyId}" was destroyed; a recovery does not undo a destruction`);
+      const equal = existing.byteLength === material.length && timingSafeEqual(existing, material.expose());
+      existing.fill(0);
+      if (!equal) throw new KeywardError('already-exists', `version ${version} of key "${keyId}" exists and holds other key material than the escrow`);
+      return { result: 'verified', versions: toVersions(file) };
+    }
+    if (verifyOnly) {
+      throw new KeywardError('not-found', `key "${keyId}" has no version ${version} to verify the escrow against (combine without verify_only to import it)`);
+    }
+    const wrapped = seal(this.#rootKey(), material.expose(), materialAad(keyId, version, file.algorithm));
+    const added = { version, state: 'enabled' as const, created_at: new Date().toISOString(), material: wrapped.toString('base64') };
+    const next: KeyFile = { ...file, versions: [...file.versions, added].sort((a, b) => a.version - b.version) };
+    await writeKeyFile(this.#keystoreDir, next);
+    key.file = next;
+    this.#load(key, version);
+    this.#log.info({ event: 'key.version_imported', key_id: keyId, key_version: version }, 'key version imported from escrow');
+    return { result: 'imported', versions: toVersions(next) };
+  }
+
+  /** A version's material unwrapped from its key file entry (the caller wipes it); undefined once destroyed. */
+  #unwrap(file: KeyFile, entry: KeyFile['versions'][number]): Buffer | undefined {
+    if (entry.material === undefined || entry.state === 'destroyed') return undefined;
+    const material = open(this.#rootKey(), Buffer.from(entry.material, 'base64'), materialAad(file.key_id, entry.version, file.algorithm));
+    if (material === null) {
+      throw new KeywardError(
+        'failed-precondition',
+        `local backend: version ${entry.version} of key "${file.key_id}" does not unwrap under the root key (wrong root key file?)`,
+      );
+    }
+    return material;
+  }
+
   /** Unwraps one version's material into memory, unless it was destroyed. */
   #load(key: LoadedKey, version: number): void {
     const { file } = key;
     const entry = file.versions.find((v) => v.version === version);
-    if (entry?.material === undefined || entry.state === 'destroyed') return;
-    const material = open(this.#rootKey(), Buffer.from(entry.material, 'base64'), materialAad(file.key_id, version, file.algorithm));
-    if (material === null) {
-      throw new KeywardError(
-        'failed-precondition',
-        `local backend: version ${version} of key "${file.key_id}" does not unwrap under the root key (wrong root key file?)`,
-      );
-    }
+    const material = entry && this.#unwrap(file, entry);
+    if (material === undefined) return;
     if (file.purpose === 'sign') {
       key.privateKeys.set(version, createPrivateKey({ key: material, format: 'der', type: 'pkcs8' }));
       material.fill(0);
