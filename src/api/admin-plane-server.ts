@@ -11,6 +11,7 @@ import type { CallObserver } from '../core/call-observer.js';
 import type { CallerSource } from '../core/caller.js';
 import type { Logger } from '../core/logger.js';
 import type { KeyCatalog } from '../service/key-administration.js';
+import type { EscrowDeps } from '../service/key-escrow.js';
 import { connectionCallersKey, keyAdminRoutes } from './key-admin-routes.js';
 import { acceptIdentified, callersOfSocket } from './peer-credentials.js';
 import { closeUnixSocket, listenUnixSocket, type UnixSocketOptions } from './unix-socket-listener.js';
@@ -21,6 +22,8 @@ const ADMIN_READ_MAX_BYTES = 1024 * 1024;
 export interface AdminPlaneOptions {
   readonly socket: UnixSocketOptions;
   readonly registry: KeyCatalog;
+  /** Key escrow and recovery (policy §7): the registry, the master key, lifecycle events. */
+  readonly escrow: EscrowDeps;
   readonly logger: Logger;
   /** Sees every admin call (span, audit record: rotations are lifecycle events). */
   readonly observer: CallObserver;
@@ -38,7 +41,7 @@ export class AdminPlaneServer {
   constructor(options: AdminPlaneOptions) {
     this.#options = options;
     const handler = connectNodeAdapter({
-      routes: keyAdminRoutes(options.registry, { log: options.logger, observer: options.observer }),
+      routes: keyAdminRoutes(options.registry, options.escrow, { log: options.logger, observer: options.observer }),
       // No response compression on either plane (design.md §8).
       acceptCompression: [],
       readMaxBytes: ADMIN_READ_MAX_BYTES,

@@ -12,8 +12,11 @@ import type { Logger } from '../core/logger.js';
 import type { KeyCatalog } from '../service/key-administration.js';
 import type { CallContext, CallFacts } from '../service/call-context.js';
 import { describeKey, listKeys, rotateKey, type KeyDescription } from '../service/key-administration.js';
+import { combineKeyEscrow, splitKeyEscrow, type EscrowDeps } from '../service/key-escrow.js';
 import {
+  CombineKeyEscrowResponseSchema,
   DescribeKeyResponseSchema,
+  EscrowCombineResult,
   KeyAdminService,
   KeyAlgorithm,
   KeyPurpose,
@@ -22,6 +25,7 @@ import {
   KeyVersionState,
   ListKeysResponseSchema,
   RotateKeyResponseSchema,
+  SplitKeyEscrowResponseSchema,
 } from '../wire/gen/keyward/v1/key_admin_service_pb.js';
 import { toWireStatus } from './grpc-status.js';
 
@@ -95,7 +99,9 @@ async function guarded<T>(
   }
 }
 
-export function keyAdminRoutes(registry: KeyCatalog, env: AdminEnv): (router: ConnectRouter) => void {
+const COMBINE_RESULT = { imported: EscrowCombineResult.IMPORTED, verified: EscrowCombineResult.VERIFIED } as const;
+
+export function keyAdminRoutes(registry: KeyCatalog, escrow: EscrowDeps, env: AdminEnv): (router: ConnectRouter) => void {
   return (router) =>
     router.service(KeyAdminService, {
       listKeys: (_req, handler) =>
@@ -109,6 +115,16 @@ export function keyAdminRoutes(registry: KeyCatalog, env: AdminEnv): (router: Co
           facts.keyVersion = rotated.primaryVersion;
           facts.backend = rotated.backend;
           return create(RotateKeyResponseSchema, { key: toKey(rotated) });
+        }),
+      splitKeyEscrow: (req, handler) =>
+        guarded('SplitKeyEscrow', env, handler, async (ctx) => {
+          const split = await splitKeyEscrow(escrow, { keyId: req.keyId, version: req.version, shares: req.shares, threshold: req.threshold }, ctx);
+          return create(SplitKeyEscrowResponseSchema, { ...split, shares: [...split.shares] });
+        }),
+      combineKeyEscrow: (req, handler) =>
+        guarded('CombineKeyEscrow', env, handler, async (ctx) => {
+          const combined = await combineKeyEscrow(escrow, { shares: req.shares, verifyOnly: req.verifyOnly }, ctx);
+          return create(CombineKeyEscrowResponseSchema, { ...combined, result: COMBINE_RESULT[combined.result] });
         }),
     });
 }

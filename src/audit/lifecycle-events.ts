@@ -15,7 +15,9 @@ export type LifecycleEvent =
   | 'dek.generated'
   | 'policy.reloaded'
   | 'policy.reload_failed'
-  | 'alert.failed_attempts';
+  | 'alert.failed_attempts'
+  | 'escrow.split'
+  | 'escrow.combined';
 
 export type LifecycleFields = Readonly<Record<string, string | number | boolean>>;
 

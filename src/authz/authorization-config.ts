@@ -61,7 +61,7 @@ const bearerTokenSchema = z.strictObject({
 
 export const authorizationConfigSchema = z
   .strictObject({
-    /** Extra roles: name → operations. The policy's five roles are built in. */
+    /** Extra roles: name → operations. The policy's roles (builtin-roles.ts) are built in. */
     roles: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'expected a lowercase role name'), z.array(z.enum(OPERATIONS as [string, ...string[]])).min(1)).default({}),
     rules: z.array(ruleSchema).default([]),
     bearer_token: bearerTokenSchema.optional(),

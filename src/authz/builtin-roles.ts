@@ -1,5 +1,6 @@
-// The roles of the Key Management Policy §5, as operation sets. A rule grants roles
-// and/or single operations on key id patterns; these five names are always defined.
+// The roles of the Key Management Policy §5, as operation sets, and the escrow officer
+// of §7. A rule grants roles and/or single operations on key id patterns; these six names
+// are always defined.
 import type { Operation } from '../core/caller.js';
 
 export const BUILTIN_ROLES: Readonly<Record<string, readonly Operation[]>> = Object.freeze({
@@ -13,4 +14,9 @@ export const BUILTIN_ROLES: Readonly<Record<string, readonly Operation[]>> = Obj
   'key-auditor': ['list', 'describe'],
   /** Lifecycle on the admin socket (list, describe, rotate); no decrypt. */
   'key-admin': ['list', 'describe', 'rotate'],
+  /**
+   * Key escrow and recovery (policy §7): SplitKeyEscrow, CombineKeyEscrow. Not part of
+   * key-admin: whoever rotates keys does not also hold their escrow (policy §6).
+   */
+  'key-escrow-officer': ['escrow', 'list', 'describe'],
 });

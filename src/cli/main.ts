@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { KeySchema, type Key } from '../wire/gen/keyward/v1/key_admin_service_pb.js';
 import { createKeyAdminClient, createKeyServiceClient, DEFAULT_ADMIN_SOCKET, DEFAULT_SOCKET } from '../client/keyward-client.js';
 import { registerAuditCommand } from './audit-command.js';
+import { registerEscrowCommands } from './escrow-commands.js';
 import { readStdin, writeStdout } from './io.js';
 import { serve } from './serve-command.js';
 
@@ -107,6 +108,8 @@ keys
       client.close();
     }
   });
+
+registerEscrowCommands(keys, adminSocketOption);
 
 registerAuditCommand(program);
 

@@ -197,6 +197,13 @@ export const configSchema = z
     keys: z.array(keySchema).min(1),
     /** Who may do what on which keys (docs/authorization.md). Absent: nobody may do anything. */
     authorization: authorizationConfigSchema.prefault({}),
+    /** Key escrow and recovery (policy §7, docs/escrow.md). Off when absent. */
+    escrow: z
+      .strictObject({
+        /** 32 raw bytes, mode 0600: the key that seals escrowed key material before it is split. */
+        master_key_file: z.string().min(1),
+      })
+      .optional(),
     audit: z
       .strictObject({
         /** The local hash-chained audit log (docs/audit.md). Off when absent. */

@@ -44,7 +44,7 @@ export interface CallerIdentity {
 
 /** What a policy grants on a key: the data-plane operations and the admin-plane ones. */
 export const DATA_OPERATIONS = ['encrypt', 'decrypt', 'reencrypt', 'datakey', 'sign', 'verify', 'mac', 'public_key'] as const;
-export const ADMIN_OPERATIONS = ['list', 'describe', 'rotate'] as const;
+export const ADMIN_OPERATIONS = ['list', 'describe', 'rotate', 'escrow'] as const;
 export type DataOperation = (typeof DATA_OPERATIONS)[number];
 export type AdminOperation = (typeof ADMIN_OPERATIONS)[number];
 export type Operation = DataOperation | AdminOperation;

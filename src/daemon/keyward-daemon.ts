@@ -19,6 +19,7 @@ import { LifecycleEvents } from '../audit/lifecycle-events.js';
 import { registerSpanDropMetric, type SpanExportStats } from '../audit/span-export-accounting.js';
 import { createMeterProvider } from '../audit/metric-export.js';
 import type { OtlpConnection } from '../audit/otlp-connection.js';
+import { readKeyFile } from '../config/read-key-file.js';
 import { readSecretRef } from '../config/read-secret-ref.js';
 import { readFileSync } from 'node:fs';
 import { createTracerProvider } from '../audit/trace-export.js';
@@ -32,6 +33,7 @@ import { combineObservers } from '../core/call-observers.js';
 import type { KeyBackend } from '../core/key-backend.js';
 import { KeywardError } from '../core/keyward-error.js';
 import type { Logger } from '../core/logger.js';
+import type { SecretBytes } from '../core/secret-bytes.js';
 import { EnvelopeKeyring } from '../keys/envelope-keyring.js';
 import { KeyRegistry } from '../keys/key-registry.js';
 import { PublicKeyring } from '../keys/public-keyring.js';
@@ -77,6 +79,8 @@ function otlpConnection(settings: OtlpSettings, where: string): OtlpConnection {
 
 /** The version reported in telemetry. */
 const KEYWARD_VERSION = '0.1.0';
+/** AES-256: the escrow master key seals escrowed key material (docs/escrow.md). */
+const ESCROW_MASTER_KEY_BYTES = 32;
 
 export class KeywardDaemon {
   readonly #config: Config;
@@ -99,6 +103,7 @@ export class KeywardDaemon {
   readonly #callDuration = new CallDurationHistogram(KEYWARD_VERSION);
   #lifecycle: LifecycleEvents | undefined;
   #callSpans: CallSpanQueue | undefined;
+  #escrowMasterKey: SecretBytes | undefined;
 
   private constructor(config: Config, log: Logger, options: DaemonOptions) {
     this.#config = config;
@@ -152,6 +157,9 @@ export class KeywardDaemon {
     if (config.audit.log !== undefined) {
       await mkdir(dirname(config.audit.log.path), { recursive: true, mode: 0o700 });
       this.#auditLog = await AuditLog.open(config.audit.log, { logger: this.#log.child({ sink: 'audit-log' }) });
+    }
+    if (config.escrow !== undefined) {
+      this.#escrowMasterKey = readKeyFile(config.escrow.master_key_file, ESCROW_MASTER_KEY_BYTES, 'escrow.master_key_file');
     }
     for (const backend of this.#backends.values()) await backend.open();
     this.#lifecycle = new LifecycleEvents({
@@ -207,6 +215,7 @@ export class KeywardDaemon {
     this.#adminPlane = new AdminPlaneServer({
       socket: { path: admin_socket.path, mode: admin_socket.mode, ...(admin_socket.group !== undefined ? { group: admin_socket.group } : {}) },
       registry,
+      escrow: { registry, masterKey: this.#escrowMasterKey, events: lifecycle },
       observer: this.#callObserver('admin', registry),
       callers,
       logger: this.#log.child({ plane: 'admin' }),
@@ -359,6 +368,7 @@ export class KeywardDaemon {
     this.#encryptCache.close();
     this.#decryptCache.close();
     await Promise.allSettled([...this.#backends.values()].map((b) => b.close()));
+    this.#escrowMasterKey?.dispose();
     // Spans and audit records of the calls drained above leave before the process does.
     await this.#auditLog?.close().catch((err: unknown) => this.#log.error({ err: String(err) }, 'audit log close failed'));
     await this.#meterProvider?.shutdown().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'metric export at shutdown failed'));

@@ -1,9 +1,10 @@
-// No secret ever leaves: every RPC runs with known plaintext, associated data and key
-// bytes, and every exported span and metric (the OTLP bytes as received), every log line
+// No secret ever leaves: every RPC runs with known plaintext, associated data, key bytes,
+// escrow shares and the escrow master key, and every exported span and metric (the OTLP bytes as received), every log line
 // (at debug level) and every audit record is scanned for them — raw, hex, base64 and
 // base64url. Zero hits.
 import test from 'ava';
-import { readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../src/core/logger.js';
 import { OtlpHttpReceiver } from '../support/otlp-receiver/otlp-http-receiver.js';
@@ -32,11 +33,13 @@ function forms(secret: Buffer): Buffer[] {
   return [secret, Buffer.from(secret.toString('hex')), Buffer.from(secret.toString('base64')), Buffer.from(secret.toString('base64url'))];
 }
 
-test('every RPC: no plaintext, associated data or key bytes in spans, metrics, logs or audit records', async (t) => {
+test('every RPC: no plaintext, associated data, key bytes, escrow share or escrow master key in spans, metrics, logs or audit records', async (t) => {
   const receiver = await OtlpHttpReceiver.start();
   const dir = makeTempDir();
   const auditPath = join(dir, 'audit.jsonl');
   const lines: string[] = [];
+  const escrowMasterKey = randomBytes(32);
+  writeFileSync(join(dir, 'escrow-master.key'), escrowMasterKey, { mode: 0o600 });
   const d = await startTestDaemon({
     dir,
     logger: recordingLogger(lines),
@@ -44,6 +47,7 @@ test('every RPC: no plaintext, associated data or key bytes in spans, metrics, l
       log: { level: 'debug' },
       keys: [...DEFAULT_TEST_KEYS, { id: 'p256', purpose: 'sign', algorithm: 'ecdsa-p256', backend: 'local' }],
       audit: { log: { path: auditPath, fsync: 'never' } },
+      escrow: { master_key_file: join(dir, 'escrow-master.key') },
       telemetry: {
         traces: { protocol: 'http', endpoint: receiver.tracesUrl, export_interval_ms: 100 },
         metrics: { protocol: 'http', endpoint: receiver.metricsUrl, export_interval_ms: 100 },
@@ -74,13 +78,27 @@ test('every RPC: no plaintext, associated data or key bytes in spans, metrics, l
   await c.encrypt({ keyId: 'signer', plaintext: PLAINTEXT }).catch(() => undefined);
   await d.admin.listKeys({});
   await d.admin.describeKey({ keyId: 'alpha' });
+  const escrow = await d.admin.splitKeyEscrow({ keyId: 'alpha', shares: 3, threshold: 2 });
+  const shares = escrow.shares.map((s) => s.share);
+  await d.admin.combineKeyEscrow({ shares: shares.slice(1), verifyOnly: true });
+  await d.admin.combineKeyEscrow({ shares: [shares[0]!, Buffer.from(shares[1]!).fill(7, 60)] }).catch(() => undefined);
+  await d.admin.splitKeyEscrow({ keyId: 'p256', shares: 2, threshold: 2 });
   await d.admin.rotateKey({ keyId: 'alpha' });
   await receiver.store.waitForSpans((s) => s.name === 'keyward.RotateKey');
+  await receiver.store.waitForSpans((s) => s.name === 'keyward.lifecycle.escrow.combined');
   await receiver.store.waitForMetrics((m) => m.name === 'keyward.rpc.calls');
   const rootKey = readFileSync(join(dir, 'keystore', 'root.key'));
   await d.stop(); // flushes spans, metrics and the audit log
 
-  const secrets = { plaintext: PLAINTEXT, associated_data: AAD, mac_data: MAC_DATA, data_key: Buffer.from(dk.plaintextKey), root_key: rootKey };
+  const secrets: Record<string, Buffer> = {
+    plaintext: PLAINTEXT,
+    associated_data: AAD,
+    mac_data: MAC_DATA,
+    data_key: Buffer.from(dk.plaintextKey),
+    root_key: rootKey,
+    escrow_master_key: escrowMasterKey,
+    ...Object.fromEntries(shares.map((share, i) => [`escrow_share_${i + 1}`, Buffer.from(share)])),
+  };
   const places: Array<[string, Buffer]> = [
     ...receiver.store.requests.map((r, i): [string, Buffer] => [`otlp ${r.signal} #${i}`, Buffer.from(r.body)]),
     ...lines.map((l, i): [string, Buffer] => [`log line ${i}`, Buffer.from(l)]),

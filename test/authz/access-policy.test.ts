@@ -96,16 +96,17 @@ test('default deny: rules that do not match the identity grant it nothing', (t) 
   t.false(OPERATIONS.some((op) => grants.grantsAny(op)));
 });
 
-/** The roles of the Key Management Policy §5, written out independently of builtin-roles.ts. */
+/** The roles of the Key Management Policy §5 and §7, written out independently of builtin-roles.ts. */
 const EXPECTED_ROLES: Record<string, Operation[]> = {
   'key-user-encrypt': ['encrypt', 'datakey'],
   'key-user-decrypt': ['decrypt'],
   signer: ['sign', 'verify', 'mac', 'public_key'],
   'key-auditor': ['list', 'describe'],
   'key-admin': ['list', 'describe', 'rotate'],
+  'key-escrow-officer': ['escrow', 'list', 'describe'],
 };
 
-test('the five built-in roles exist and no others', (t) => {
+test('the six built-in roles exist and no others', (t) => {
   t.deepEqual(Object.keys(BUILTIN_ROLES).sort(), Object.keys(EXPECTED_ROLES).sort());
 });
 

@@ -117,6 +117,10 @@ function adminCells(who: Who): Cell[] {
   for (const keyId of ['payments-db', 'shared-data']) {
     cells.push({ who, operation: 'describe', keyId, call: { plane: 'admin', method: 'describeKey', request: { keyId } }, whenGranted: status.OK });
     cells.push({ who, operation: 'rotate', keyId, call: { plane: 'admin', method: 'rotateKey', request: { keyId } }, whenGranted: status.OK });
+    // No identity here holds key-escrow-officer: key-admin (ingest) must not grant escrow.
+    // Granted, it would reach the daemon's missing escrow configuration.
+    const split = { keyId, shares: 2, threshold: 2 };
+    cells.push({ who, operation: 'escrow', keyId, call: { plane: 'admin', method: 'splitKeyEscrow', request: split }, whenGranted: status.FAILED_PRECONDITION });
   }
   return cells;
 }

@@ -185,6 +185,15 @@ test('an unknown nested field is rejected with its path', (t) => {
   rejects(t, raw, ['server.data_socket: unknown field "colour"']);
 });
 
+test('escrow: off when absent; master_key_file required; nothing else accepted', (t) => {
+  t.is(parseConfig(minimal(), {}, SOURCE).escrow, undefined);
+  const raw = minimal();
+  raw['escrow'] = { master_key_file: '/etc/keyward/escrow-master.key' };
+  t.deepEqual(parseConfig(raw, {}, SOURCE).escrow, { master_key_file: '/etc/keyward/escrow-master.key' });
+  raw['escrow'] = { master_key: 'inline' };
+  rejects(t, raw, ['escrow.master_key_file: required', 'escrow: unknown field "master_key"']);
+});
+
 test('several unknown fields in one object are named together', (t) => {
   const raw = minimal();
   raw['cache'] = { encrypt: { max_age: 1, max_msgs: 2 } };
