@@ -3,10 +3,8 @@
 // grace period, zeroize every cache, close the backends, remove the sockets.
 import type { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { TracerProvider } from '@opentelemetry/sdk-trace';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { AdminPlaneServer } from '../api/admin-plane-server.js';
-import { AuditLog } from '../audit/audit-log.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { AuditLogObserver } from '../audit/audit-log-observer.js';
 import { CallDurationHistogram } from '../audit/call-duration-histogram.js';
 import { CallMetrics, type KeyRotationView } from '../audit/call-metrics.js';
@@ -18,10 +16,6 @@ import { SpanScope } from '../audit/span-scope.js';
 import { LifecycleEvents } from '../audit/lifecycle-events.js';
 import { registerSpanDropMetric, type SpanExportStats } from '../audit/span-export-accounting.js';
 import { createMeterProvider } from '../audit/metric-export.js';
-import type { OtlpConnection } from '../audit/otlp-connection.js';
-import { readKeyFile } from '../config/read-key-file.js';
-import { readSecretRef } from '../config/read-secret-ref.js';
-import { readFileSync } from 'node:fs';
 import { createTracerProvider } from '../audit/trace-export.js';
 import { DataPlaneServer } from '../api/data-plane-server.js';
 import { DecryptionDekCache } from '../cache/decryption-dek-cache.js';
@@ -31,7 +25,6 @@ import { noopBackendTracer, type BackendTracer } from '../core/backend-tracer.js
 import { noopCallObserver, type CallObserver } from '../core/call-observer.js';
 import { combineObservers } from '../core/call-observers.js';
 import type { KeyBackend } from '../core/key-backend.js';
-import { KeywardError } from '../core/keyward-error.js';
 import type { Logger } from '../core/logger.js';
 import type { SecretBytes } from '../core/secret-bytes.js';
 import { EnvelopeKeyring } from '../keys/envelope-keyring.js';
@@ -40,6 +33,9 @@ import { PublicKeyring } from '../keys/public-keyring.js';
 import type { ServiceDeps } from '../service/service-deps.js';
 import { buildAuthorization, type AuthorizationParts } from './build-authorization.js';
 import { buildBackends } from './build-backends.js';
+import { loadEscrowMasterKey } from './escrow-master-key.js';
+import { openAuditLog } from './open-audit-log.js';
+import { KEYWARD_VERSION, otlpConnection, traceExportSettings } from './telemetry-settings.js';
 
 /** What tests may set beyond the configuration. */
 export interface DaemonOptions {
@@ -50,37 +46,6 @@ export interface DaemonOptions {
   /** 'start-time': re-check callers through /proc even when a pidfd exists (fixtures that fake pid reuse). */
   readonly recheckBy?: 'pidfd' | 'start-time';
 }
-
-type OtlpSettings = NonNullable<Config['telemetry']['traces']> | NonNullable<Config['telemetry']['metrics']>;
-
-/** Headers and TLS material of an OTLP exporter, read from the files and variables named. */
-function otlpConnection(settings: OtlpSettings, where: string): OtlpConnection {
-  const headers: Record<string, string> = {};
-  for (const [name, ref] of Object.entries(settings.headers)) headers[name] = readSecretRef(ref, `${where}.headers.${name}`).toString('utf8').trim();
-  const tls = settings.tls;
-  if (tls === undefined) return { headers };
-  const file = (path: string, field: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new KeywardError('failed-precondition', `${where}.tls.${field}: cannot read ${path}`, { cause: err });
-    }
-  };
-  return {
-    headers,
-    tls: {
-      ...(tls.ca_file ? { ca: file(tls.ca_file, 'ca_file') } : {}),
-      ...(tls.client_cert_file ? { cert: file(tls.client_cert_file, 'client_cert_file') } : {}),
-      ...(tls.client_key ? { key: readSecretRef(tls.client_key, `${where}.tls.client_key`) } : {}),
-      ...(tls.server_name ? { serverName: tls.server_name } : {}),
-    },
-  };
-}
-
-/** The version reported in telemetry. */
-const KEYWARD_VERSION = '0.1.0';
-/** AES-256: the escrow master key seals escrowed key material (docs/escrow.md). */
-const ESCROW_MASTER_KEY_BYTES = 32;
 
 export class KeywardDaemon {
   readonly #config: Config;
@@ -111,16 +76,7 @@ export class KeywardDaemon {
     this.#log = log;
     const traces = config.telemetry.traces;
     if (traces !== undefined) {
-      const tracing = createTracerProvider(
-        {
-          protocol: traces.protocol,
-          endpoint: traces.endpoint,
-          exportIntervalMs: traces.export_interval_ms,
-          maxQueueSize: traces.max_queue_size,
-          connection: otlpConnection(traces, 'telemetry.traces'),
-        },
-        KEYWARD_VERSION,
-      );
+      const tracing = createTracerProvider(traceExportSettings(traces), KEYWARD_VERSION);
       this.#tracerProvider = tracing.provider;
       this.#spanStats = tracing.stats;
       this.#callSpans = tracing.callSpans;
@@ -154,13 +110,8 @@ export class KeywardDaemon {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    if (config.audit.log !== undefined) {
-      await mkdir(dirname(config.audit.log.path), { recursive: true, mode: 0o700 });
-      this.#auditLog = await AuditLog.open(config.audit.log, { logger: this.#log.child({ sink: 'audit-log' }) });
-    }
-    if (config.escrow !== undefined) {
-      this.#escrowMasterKey = readKeyFile(config.escrow.master_key_file, ESCROW_MASTER_KEY_BYTES, 'escrow.master_key_file');
-    }
+    if (config.audit.log !== undefined) this.#auditLog = await openAuditLog(config.audit.log, this.#log);
+    this.#escrowMasterKey = loadEscrowMasterKey(config);
     for (const backend of this.#backends.values()) await backend.open();
     this.#lifecycle = new LifecycleEvents({
       ...(this.#tracerProvider ? { tracer: this.#tracerProvider.getTracer('keyward', KEYWARD_VERSION), scope: this.#spanScope } : {}),
