@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The `keyward` command: `serve` runs the daemon; the other commands are thin callers
-// of its sockets through the client SDK, for operators and scripts.
+// of its sockets through the client SDK, for operators and scripts — but for
+// `keys escrow-recover`, which works offline on a stopped daemon's keystore.
 import { toJson } from '@bufbuild/protobuf';
 import { Command, Option } from 'commander';
 import { KeySchema, type Key } from '../wire/gen/keyward/v1/key_admin_service_pb.js';
 import { createKeyAdminClient, createKeyServiceClient, DEFAULT_ADMIN_SOCKET, DEFAULT_SOCKET } from '../client/keyward-client.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerEscrowCommands } from './escrow-commands.js';
+import { registerEscrowRecoverCommand } from './escrow-recover-command.js';
 import { readStdin, writeStdout } from './io.js';
 import { serve } from './serve-command.js';
 
@@ -65,7 +67,7 @@ program
     }
   });
 
-const keys = program.command('keys').description('key administration (admin socket)');
+const keys = program.command('keys').description('key administration (admin socket; escrow-recover: offline)');
 
 /** Prints keys in protobuf's canonical JSON, as the Connect JSON API returns them. */
 function printJson(value: Key | Key[] | undefined): void {
@@ -110,6 +112,7 @@ keys
   });
 
 registerEscrowCommands(keys, adminSocketOption);
+registerEscrowRecoverCommand(keys);
 
 registerAuditCommand(program);
 

@@ -103,6 +103,20 @@ export interface KeyBackend {
     verifyOnly: boolean,
   ): Promise<{ readonly result: EscrowImportResult; readonly versions: KeyVersions }>;
 
+  /**
+   * Optional, offline recovery onto a new host (docs/escrow.md): importFromEscrow for a
+   * declared key that ensureKey has not been asked for and that may not exist yet. A
+   * missing key is created as `spec` with `version` as its one version and primary; in a
+   * key created this way the highest recovered version is primary; in any other key the
+   * primary does not change. Throws `failed-precondition` when an existing key does not
+   * match `spec`. The caller still owns and wipes `material`.
+   */
+  recoverFromEscrow?(
+    spec: KeySpec,
+    version: number,
+    material: SecretBytes,
+  ): Promise<{ readonly result: EscrowImportResult; readonly versions: KeyVersions }>;
+
   /** Whether the backend can serve calls that need it now (health). */
   isReady(): boolean;
 

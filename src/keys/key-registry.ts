@@ -1,12 +1,14 @@
 // The registry of keys the daemon serves: each declared key with its backend, purpose
 // and the versions the backend reports. It answers "may this key do this, and with
 // which version" — purpose binding (policy §3.5) and version states are enforced here —
-// and it is the one way to a backend's escrow export and import, so that a version put
-// back from escrow (policy §7) is known at once.
+// and it is the serving daemon's one way to a backend's escrow export and import, so that
+// a version put back from escrow (policy §7) is known at once. (Offline recovery, with no
+// daemon, goes through offline-escrow-keys.ts.)
 import type { EscrowImportResult, KeyBackend } from '../core/key-backend.js';
 import type { KeyPurpose, KeySpec, KeyVersionInfo, KeyVersions } from '../core/key-types.js';
 import { KeywardError } from '../core/keyward-error.js';
 import type { SecretBytes } from '../core/secret-bytes.js';
+import { escrowCapable } from './escrow-capable-backend.js';
 
 /** How often a caller naming an unknown version may make the registry ask the backend. */
 const REFRESH_INTERVAL_MS = 1_000;
@@ -132,13 +134,13 @@ export class KeyRegistry {
 
   /** A version's key material for escrow (policy §7); the caller seals and wipes it. */
   async exportForEscrow(keyId: string, version: number): Promise<SecretBytes> {
-    return escrowCapable(this.get(keyId)).exportForEscrow(keyId, version);
+    return escrowCapable(keyId, this.get(keyId).backend, 'exportForEscrow')(keyId, version);
   }
 
   /** Puts recovered material back (or verifies it); the registry then knows the version. */
   async importFromEscrow(keyId: string, version: number, material: SecretBytes, verifyOnly: boolean): Promise<{ result: EscrowImportResult; key: RegisteredKey }> {
     const key = this.get(keyId);
-    const { result, versions } = await escrowCapable(key).importFromEscrow(keyId, version, material, verifyOnly);
+    const { result, versions } = await escrowCapable(keyId, key.backend, 'importFromEscrow')(keyId, version, material, verifyOnly);
     return { result, key: result === 'imported' ? this.#update(this.get(keyId), versions) : this.get(keyId) };
   }
 
@@ -148,19 +150,4 @@ export class KeyRegistry {
     for (const listener of this.#listeners) listener(key.spec.keyId, versions);
     return updated;
   }
-}
-
-/**
- * The key's backend when it can export and import key material; HSM and Vault keys
- * cannot leave their backend, and policy §7's note covers them.
- */
-function escrowCapable(key: RegisteredKey): Required<Pick<KeyBackend, 'exportForEscrow' | 'importFromEscrow'>> {
-  const { backend } = key;
-  if (backend.exportForEscrow === undefined || backend.importFromEscrow === undefined) {
-    throw new KeywardError(
-      'failed-precondition',
-      `key "${key.spec.keyId}" is held by backend "${backend.name}" (${backend.kind}) where key material is not extractable, so keyward cannot escrow it. Policy §7's note applies (rely on the ${backend.kind === 'vault' ? 'KMS' : 'HSM'}'s own backup and replication)`,
-    );
-  }
-  return { exportForEscrow: backend.exportForEscrow.bind(backend), importFromEscrow: backend.importFromEscrow.bind(backend) };
 }

@@ -1,11 +1,14 @@
-// Key escrow and recovery (policy §7) as admin-plane use cases: split a key version into
-// shares for the share holders, and combine shares to put a lost version back — or, with
-// verifyOnly, to check quarterly that the shares still recover the key. Each success is a
+// Key escrow and recovery (policy §7) as use cases: on the admin plane, split a key version
+// into shares for the share holders, and combine shares to put a lost version back — or,
+// with verifyOnly, to check quarterly that the shares still recover the key; offline, with
+// no daemon running, combine shares into the keystore of a new host before its first
+// start. Online and offline combine with the same crypto and checks. Each success is a
 // lifecycle event (span, chained audit record, log line) naming the shares by SHA-256
 // only. Dual approval (policy §6) is procedural around these calls: docs/escrow.md.
 import { createHash, randomBytes } from 'node:crypto';
 import type { EscrowImportResult } from '../core/key-backend.js';
 import { KeywardError } from '../core/keyward-error.js';
+import type { KeySpec } from '../core/key-types.js';
 import type { SecretBytes } from '../core/secret-bytes.js';
 import type { LifecycleEvents } from '../audit/lifecycle-events.js';
 import { decodeEscrowShare, ESCROW_ID_BYTES, ESCROW_MAX_SHARES, ESCROW_MIN_SHARES } from '../crypto/escrow-share-format.js';
@@ -15,11 +18,39 @@ import { authorizeKey } from './authorize-key.js';
 import { noteKey, type CallContext } from './call-context.js';
 import { requireKeyId } from './request-checks.js';
 
-export interface EscrowDeps {
-  readonly registry: Pick<KeyRegistry, 'get' | 'namedVersion' | 'exportForEscrow' | 'importFromEscrow'>;
+/**
+ * The keys combined shares go into: the daemon's registry online; offline, the declared
+ * keys (src/keys/offline-escrow-keys.ts). `get` throws when the escrow's key is unknown.
+ */
+export interface EscrowKeys {
+  get(keyId: string): { readonly spec: KeySpec; readonly backend: { readonly name: string } };
+  importFromEscrow(keyId: string, version: number, material: SecretBytes, verifyOnly: boolean): Promise<{ readonly result: EscrowImportResult }>;
+}
+
+interface EscrowParts {
   /** The escrow master key (escrow.master_key_file); undefined when escrow is not configured. */
   readonly masterKey: SecretBytes | undefined;
   readonly events: Pick<LifecycleEvents, 'record'>;
+}
+
+export interface EscrowDeps extends EscrowParts {
+  readonly registry: Pick<KeyRegistry, 'get' | 'namedVersion' | 'exportForEscrow'> & EscrowKeys;
+}
+
+/** What a combine needs, online (from EscrowDeps) and offline. */
+export interface CombineDeps extends EscrowParts {
+  readonly keys: EscrowKeys;
+}
+
+/** Who combines, and what the combine asks and notes on the way. */
+interface Combiner {
+  /** The `mode` of the escrow.combined record. */
+  readonly mode: 'online' | 'offline';
+  /** Its `actor`. */
+  readonly actor: string;
+  /** Checked once the escrow's key is known, before it is looked up. */
+  readonly authorize: (keyId: string) => void;
+  readonly noteKey: (keyId: string, version: number, backend: string) => void;
 }
 
 export interface SplitRequest {
@@ -37,6 +68,11 @@ export interface SplitResult {
   readonly threshold: number;
   readonly total: number;
   readonly shares: ReadonlyArray<{ readonly index: number; readonly share: Buffer; readonly sha256: string }>;
+}
+
+export interface CombineRequest {
+  readonly shares: readonly Uint8Array[];
+  readonly verifyOnly: boolean;
 }
 
 export interface CombineResult {
@@ -57,7 +93,7 @@ function checkSplitBounds(shares: number, threshold: number): void {
   }
 }
 
-function masterKeyOf(deps: EscrowDeps): SecretBytes {
+function masterKeyOf(deps: EscrowParts): SecretBytes {
   if (deps.masterKey === undefined) {
     throw new KeywardError('failed-precondition', 'key escrow is not configured on this daemon (set escrow.master_key_file)');
   }
@@ -110,22 +146,41 @@ export async function splitKeyEscrow(deps: EscrowDeps, req: SplitRequest, ctx: C
   };
 }
 
-export async function combineKeyEscrow(deps: EscrowDeps, req: { readonly shares: readonly Uint8Array[]; readonly verifyOnly: boolean }, ctx: CallContext): Promise<CombineResult> {
+/** CombineKeyEscrow: the caller's `escrow` grant on the key decides; the primary version never changes. */
+export function combineKeyEscrow(deps: EscrowDeps, req: CombineRequest, ctx: CallContext): Promise<CombineResult> {
+  return combine({ keys: deps.registry, masterKey: deps.masterKey, events: deps.events }, req, {
+    mode: 'online',
+    actor: ctx.caller.identity.subject,
+    authorize: (keyId) => authorizeKey(ctx, 'escrow', keyId),
+    noteKey: (keyId, version, backend) => noteKey(ctx, keyId, version, backend),
+  });
+}
+
+/**
+ * Offline recovery (`keyward keys escrow-recover`, no daemon running): no socket caller
+ * and no policy check — whoever runs it already holds the keystore and the master key
+ * files, which is more than the `escrow` operation grants. `actor` is the OS user.
+ */
+export function recoverKeyEscrow(deps: CombineDeps, shares: readonly Uint8Array[], actor: string): Promise<CombineResult> {
+  return combine(deps, { shares, verifyOnly: false }, { mode: 'offline', actor, authorize: () => undefined, noteKey: () => undefined });
+}
+
+async function combine(deps: CombineDeps, req: CombineRequest, by: Combiner): Promise<CombineResult> {
   if (req.shares.length > ESCROW_MAX_SHARES) throw KeywardError.invalidArgument(`at most ${ESCROW_MAX_SHARES} shares but got ${req.shares.length}`);
   const decoded = req.shares.map((bytes, i) => decodeEscrowShare(bytes, `shares[${i}]`));
   const escrow = escrowOfShares(decoded);
   const { keyId, keyVersion: version } = escrow;
-  authorizeKey(ctx, 'escrow', keyId);
+  by.authorize(keyId);
   const masterKey = masterKeyOf(deps);
-  const key = deps.registry.get(keyId);
+  const key = deps.keys.get(keyId);
   if (key.spec.algorithm !== escrow.algorithm || key.spec.purpose !== escrow.purpose) {
     throw new KeywardError('failed-precondition', `escrow ${escrow.escrowId} holds a ${escrow.purpose}/${escrow.algorithm} key; key "${keyId}" is ${key.spec.purpose}/${key.spec.algorithm}`);
   }
-  noteKey(ctx, keyId, version, key.backend.name);
+  by.noteKey(keyId, version, key.backend.name);
   const material = await combineAndOpen(escrow, decoded, masterKey);
   let result: EscrowImportResult;
   try {
-    ({ result } = await deps.registry.importFromEscrow(keyId, version, material, req.verifyOnly));
+    ({ result } = await deps.keys.importFromEscrow(keyId, version, material, req.verifyOnly));
   } finally {
     material.dispose();
   }
@@ -137,7 +192,8 @@ export async function combineKeyEscrow(deps: EscrowDeps, req: { readonly shares:
     shares_used: decoded.length,
     result,
     share_fingerprints: req.shares.map(sha256).join(','),
-    actor: ctx.caller.identity.subject,
+    actor: by.actor,
+    mode: by.mode,
   });
   return { escrowId: escrow.escrowId, keyId, version, result };
 }

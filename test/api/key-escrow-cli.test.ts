@@ -3,20 +3,11 @@
 // the fingerprint the daemon reported; an existing share file is never overwritten; share
 // files combine back (the quarterly check).
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAIN } from '../support/keyward-process.js';
+import { runKeyward as run } from '../support/keyward-process.js';
 import { makeTempDir, startTestDaemon } from '../support/test-daemon.js';
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
-}
 
 test('escrow-split writes 0600 share files and refuses to overwrite them; escrow-combine --verify-only reads them back', async (t) => {
   const dir = makeTempDir('keyward-escrow-cli-');

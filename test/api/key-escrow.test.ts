@@ -140,7 +140,7 @@ test('recovery: a version lost from the keystore is imported from K shares; its 
     ['alpha', 1, 'verified', 3],
     ['alpha', 1, 'verified', 4],
   ]);
-  t.like(combined[0], { escrow_id: alpha.escrowId, actor: SUBJECT, share_fingerprints: [0, 2, 4].map((i) => alpha.shares[i]!.sha256).join(',') });
+  t.like(combined[0], { escrow_id: alpha.escrowId, actor: SUBJECT, mode: 'online', share_fingerprints: [0, 2, 4].map((i) => alpha.shares[i]!.sha256).join(',') });
   const calls = all.filter((r) => r['event'] === 'key.operation' && String(r['operation']).includes('KeyEscrow'));
   t.deepEqual(calls.map((r) => [r['operation'], r['key_id'], r['outcome']]).slice(-2), [
     ['CombineKeyEscrow', 'alpha', 'ok'],

@@ -154,3 +154,45 @@ test('escrow export and import: an equal version verifies, other material is alr
   t.deepEqual([onDisk.primary_version, onDisk.versions.map((v) => v.version)], [4, [1, 2, 3, 4]]);
   v1.dispose();
 });
+
+test('offline recovery: a missing key is created with the recovered version primary, the highest recovered one stays primary, an existing key keeps its primary, and ensureKey then generates nothing', async (t) => {
+  const source = makeTempDir('keyward-local-');
+  const target = makeTempDir('keyward-local-');
+  const generated = makeTempDir('keyward-local-');
+  t.teardown(() => [source, target, generated].forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const a = await openLocal(source);
+  await a.ensureKey(spec);
+  await a.rotateKey('k');
+  const [v1, v2] = [await a.exportForEscrow('k', 1), await a.exportForEscrow('k', 2)];
+  const wrapped = await a.generateDataKey('k', 1);
+  await a.close();
+  const code = async (p: Promise<unknown>) => ((await t.throwsAsync(p)) as { code?: string }).code;
+
+  const b = await openLocal(target);
+  const mac = { ...spec, purpose: 'mac', algorithm: 'hmac-sha256' } as const;
+  t.is(await code(b.recoverFromEscrow(spec, 1, SecretBytes.random(31))), 'failed-precondition', 'not an AES-256 key');
+  t.deepEqual(readdirSync(join(target, 'keys')), [], 'a refused recovery creates no key file');
+  const first = await b.recoverFromEscrow(spec, 2, v2);
+  t.is(first.result, 'imported');
+  t.deepEqual([first.versions.primaryVersion, first.versions.versions.map((v) => v.version)], [2, [2]]);
+  const second = await b.recoverFromEscrow(spec, 1, v1);
+  t.deepEqual([second.versions.primaryVersion, second.versions.versions.map((v) => v.version)], [2, [1, 2]], 'v1 after v2 leaves v2 primary');
+  t.is(await code(b.recoverFromEscrow(mac, 3, v1)), 'failed-precondition', 'the key exists as another kind');
+  await b.close();
+  const onDisk = JSON.parse(readFileSync(join(target, 'keys', 'k.json'), 'utf8')) as { created_by?: string; primary_version: number };
+  t.deepEqual([onDisk.created_by, onDisk.primary_version], ['escrow-recovery', 2]);
+
+  const started = await openLocal(target);
+  t.teardown(() => started.close());
+  const ensured = await started.ensureKey(spec);
+  t.is(ensured.generated, undefined, 'the recovered key is found, not generated');
+  t.deepEqual(Buffer.from((await started.unwrapDataKey('k', 1, wrapped.wrapped)).expose()), Buffer.from(wrapped.plaintext.expose()));
+
+  const c = await openLocal(generated);
+  t.teardown(() => c.close());
+  await c.ensureKey(spec);
+  const added = await c.recoverFromEscrow(spec, 2, v2);
+  t.is(added.versions.primaryVersion, 1, 'a key recovery did not create keeps its primary');
+  v1.dispose();
+  v2.dispose();
+});

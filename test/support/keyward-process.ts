@@ -1,7 +1,7 @@
 // keyward as an operator runs it, for tests: `keyward serve` in its own process with a
 // configuration file written from the test defaults, its output captured, and helpers
-// to wait for it to serve or to say something.
-import { spawn, type ChildProcess } from 'node:child_process';
+// to wait for it to serve or to say something; any other `keyward` command run to its end.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -43,4 +43,13 @@ export async function startServing(configFile: string): Promise<Running> {
   await waitFor(() => running.output().includes('keyward serving') || running.child.exitCode !== null, 'keyward serving');
   if (running.child.exitCode !== null) throw new Error(`daemon exited: ${running.output()}`);
   return running;
+}
+
+/** Runs `keyward ARGS…` to its end: its exit status and output. */
+export function runKeyward(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
 }

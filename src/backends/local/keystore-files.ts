@@ -10,6 +10,9 @@ import { SecretBytes } from '../../core/secret-bytes.js';
 
 export const ROOT_KEY_BYTES = 32;
 
+/** The key file's `created_by` of a key that offline escrow recovery created. */
+export const CREATED_BY_ESCROW_RECOVERY = 'escrow-recovery';
+
 /** One key file: `keys/<key id>.json`. Material is wrapped, never plaintext. */
 export interface KeyFile {
   readonly format: 1;
@@ -17,6 +20,11 @@ export interface KeyFile {
   readonly purpose: KeyPurpose;
   readonly algorithm: KeyAlgorithm;
   readonly primary_version: number;
+  /**
+   * Set when offline escrow recovery created the key (docs/escrow.md): there, the highest
+   * recovered version is primary.
+   */
+  readonly created_by?: typeof CREATED_BY_ESCROW_RECOVERY;
   readonly versions: ReadonlyArray<{
     readonly version: number;
     readonly state: KeyVersionState;

@@ -29,7 +29,7 @@ import {
 import { KeywardError } from '../../core/keyward-error.js';
 import type { Logger } from '../../core/logger.js';
 import { SecretBytes } from '../../core/secret-bytes.js';
-import { loadOrCreateRootKey, readKeyFile, writeKeyFile, type KeyFile } from './keystore-files.js';
+import { CREATED_BY_ESCROW_RECOVERY, loadOrCreateRootKey, readKeyFile, writeKeyFile, type KeyFile } from './keystore-files.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 const signWithKey = promisify(signAsync);
@@ -123,6 +123,36 @@ function checkMaterial(keyId: string, algorithm: KeyAlgorithm, material: Buffer)
   if (!fits) throw new KeywardError('failed-precondition', `the recovered material is not ${algorithm} key material, as key "${keyId}" is`);
 }
 
+/** Refuses a key file that is not the declared key. */
+function checkDeclared(file: KeyFile, spec: KeySpec): void {
+  if (file.purpose !== spec.purpose || file.algorithm !== spec.algorithm) {
+    throw new KeywardError(
+      'failed-precondition',
+      `local backend: key "${spec.keyId}" exists as ${file.purpose}/${file.algorithm}, but the configuration declares ${spec.purpose}/${spec.algorithm}`,
+    );
+  }
+}
+
+/** A key offline recovery is about to create: no version yet, none primary, written with its first version. */
+function recoveredKeyFile(spec: KeySpec): KeyFile {
+  return {
+    format: 1,
+    key_id: spec.keyId,
+    purpose: spec.purpose,
+    algorithm: spec.algorithm,
+    created_by: CREATED_BY_ESCROW_RECOVERY,
+    primary_version: 0,
+    versions: [],
+  };
+}
+
+/** Zeroizes a key's unwrapped material and lets its private keys go. */
+function wipe(key: LoadedKey): void {
+  for (const secret of key.secrets.values()) secret.dispose();
+  key.secrets.clear();
+  key.privateKeys.clear();
+}
+
 function toVersions(file: KeyFile): KeyVersions {
   return {
     primaryVersion: file.primary_version,
@@ -177,17 +207,10 @@ export class LocalBackend implements KeyBackend {
       await writeKeyFile(this.#keystoreDir, file);
       this.#log.info({ event: 'key.generated', key_id: spec.keyId, key_version: 1, algorithm: spec.algorithm }, 'key generated');
     } else {
-      if (existing.purpose !== spec.purpose || existing.algorithm !== spec.algorithm) {
-        throw new KeywardError(
-          'failed-precondition',
-          `local backend: key "${spec.keyId}" exists as ${existing.purpose}/${existing.algorithm}, but the configuration declares ${spec.purpose}/${spec.algorithm}`,
-        );
-      }
+      checkDeclared(existing, spec);
       file = existing;
     }
-    const key: LoadedKey = { file, secrets: new Map(), privateKeys: new Map(), writes: Promise.resolve() };
-    for (const v of file.versions) this.#load(key, v.version);
-    this.#keys.set(spec.keyId, key);
+    this.#keys.set(spec.keyId, this.#loaded(file));
     return existing === undefined ? { ...toVersions(file), generated: true } : toVersions(file);
   }
 
@@ -197,7 +220,7 @@ export class LocalBackend implements KeyBackend {
 
   async rotateKey(keyId: string): Promise<KeyVersions> {
     const key = this.#key(keyId);
-    const rotated = key.writes.then(async () => {
+    return this.#serialized(key, async () => {
       const next = Math.max(...key.file.versions.map((v) => v.version)) + 1;
       const version = await this.#newVersion(keyId, key.file.algorithm, next);
       const file: KeyFile = { ...key.file, primary_version: next, versions: [...key.file.versions, version] };
@@ -207,8 +230,6 @@ export class LocalBackend implements KeyBackend {
       this.#log.info({ event: 'key.rotated', key_id: keyId, key_version: next }, 'key rotated');
       return toVersions(file);
     });
-    key.writes = rotated.catch(() => undefined);
-    return rotated;
   }
 
   async generateDataKey(keyId: string, version: number): Promise<DataKey> {
@@ -272,21 +293,51 @@ export class LocalBackend implements KeyBackend {
   ): Promise<{ result: EscrowImportResult; versions: KeyVersions }> {
     if (this.#closed) throw new KeywardError('unavailable', 'local backend is closed');
     const key = this.#key(keyId);
-    // Serialized with rotations: both rewrite the key file from key.file.
-    const imported = key.writes.then(() => this.#importVersion(key, version, material, verifyOnly));
-    key.writes = imported.catch(() => undefined);
-    return imported;
+    return this.#serialized(key, () => this.#importVersion(key, version, material, { verifyOnly, raisePrimary: false }));
+  }
+
+  async recoverFromEscrow(spec: KeySpec, version: number, material: SecretBytes): Promise<{ result: EscrowImportResult; versions: KeyVersions }> {
+    if (this.#closed) throw new KeywardError('unavailable', 'local backend is closed');
+    const loaded = this.#keys.get(spec.keyId);
+    if (loaded !== undefined) checkDeclared(loaded.file, spec);
+    const key = loaded ?? (await this.#recoveryTarget(spec));
+    const raisePrimary = key.file.created_by === CREATED_BY_ESCROW_RECOVERY;
+    try {
+      const recovered = await this.#serialized(key, () => this.#importVersion(key, version, material, { verifyOnly: false, raisePrimary }));
+      this.#keys.set(spec.keyId, key);
+      return recovered;
+    } catch (err) {
+      if (loaded === undefined) wipe(key);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled([...this.#keys.values()].map((k) => k.writes));
-    for (const key of this.#keys.values()) {
-      for (const secret of key.secrets.values()) secret.dispose();
-      key.secrets.clear();
-      key.privateKeys.clear();
-    }
+    for (const key of this.#keys.values()) wipe(key);
     this.#root?.dispose();
+  }
+
+  /** A key file's versions unwrapped into memory. */
+  #loaded(file: KeyFile): LoadedKey {
+    const key: LoadedKey = { file, secrets: new Map(), privateKeys: new Map(), writes: Promise.resolve() };
+    for (const v of file.versions) this.#load(key, v.version);
+    return key;
+  }
+
+  /** The declared key as its file holds it, or a new one that recovery creates (not yet known to the backend). */
+  async #recoveryTarget(spec: KeySpec): Promise<LoadedKey> {
+    const existing = await readKeyFile(this.#keystoreDir, spec.keyId);
+    if (existing !== undefined) checkDeclared(existing, spec);
+    return this.#loaded(existing ?? recoveredKeyFile(spec));
+  }
+
+  /** Runs a rewrite of the key's file after the ones before it: each rewrites it from key.file. */
+  #serialized<T>(key: LoadedKey, write: () => Promise<T>): Promise<T> {
+    const done = key.writes.then(write);
+    key.writes = done.catch(() => undefined);
+    return done;
   }
 
   #key(keyId: string): LoadedKey {
@@ -332,8 +383,16 @@ export class LocalBackend implements KeyBackend {
     return this.#root.expose();
   }
 
-  /** Compares with an existing version ('verified'), or adds the missing one ('imported'). */
-  async #importVersion(key: LoadedKey, version: number, material: SecretBytes, verifyOnly: boolean): Promise<{ result: EscrowImportResult; versions: KeyVersions }> {
+  /**
+   * Compares with an existing version ('verified'), or adds the missing one ('imported');
+   * `raisePrimary`: the added version becomes primary when it is the highest.
+   */
+  async #importVersion(
+    key: LoadedKey,
+    version: number,
+    material: SecretBytes,
+    how: { readonly verifyOnly: boolean; readonly raisePrimary: boolean },
+  ): Promise<{ result: EscrowImportResult; versions: KeyVersions }> {
     const { file } = key;
     const keyId = file.key_id;
     checkMaterial(keyId, file.algorithm, material.expose());
@@ -346,12 +405,16 @@ export class LocalBackend implements KeyBackend {
       if (!equal) throw new KeywardError('already-exists', `version ${version} of key "${keyId}" exists and holds other key material than the escrow`);
       return { result: 'verified', versions: toVersions(file) };
     }
-    if (verifyOnly) {
+    if (how.verifyOnly) {
       throw new KeywardError('not-found', `key "${keyId}" has no version ${version} to verify the escrow against (combine without verify_only to import it)`);
     }
     const wrapped = seal(this.#rootKey(), material.expose(), materialAad(keyId, version, file.algorithm));
     const added = { version, state: 'enabled' as const, created_at: new Date().toISOString(), material: wrapped.toString('base64') };
-    const next: KeyFile = { ...file, versions: [...file.versions, added].sort((a, b) => a.version - b.version) };
+    const next: KeyFile = {
+      ...file,
+      primary_version: how.raisePrimary ? Math.max(file.primary_version, version) : file.primary_version,
+      versions: [...file.versions, added].sort((a, b) => a.version - b.version),
+    };
     await writeKeyFile(this.#keystoreDir, next);
     key.file = next;
     this.#load(key, version);
