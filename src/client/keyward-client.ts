@@ -6,6 +6,7 @@ import { Client, credentials, Metadata, type ChannelOptions, type ServiceError }
 import { KeyAdminService } from '../wire/gen/keyward/v1/key_admin_service_pb.js';
 import { KeyService } from '../wire/gen/keyward/v1/key_service_pb.js';
 import { grpcServiceDefinition } from '../wire/grpc-definition.js';
+import { withDecodedDetails } from './status-details.js';
 
 export interface CallOptions {
   /** Milliseconds until the call is abandoned with DEADLINE_EXCEEDED. */
@@ -38,12 +39,16 @@ function toMetadata(values: Record<string, string> | undefined): Metadata {
   return metadata;
 }
 
-/** A typed client of any service of ours on the Unix socket at `socketPath`. */
+/**
+ * A typed client of any service of ours on the Unix socket at `socketPath`. Errors of
+ * KeyAdminService (served by connect-node) get their status message decoded in full.
+ */
 export function createServiceClient<S extends DescService>(
   service: S,
   socketPath: string,
   channelOptions: ChannelOptions = {},
 ): ServiceClient<S> {
+  const decodeErrors = service.typeName === KeyAdminService.typeName;
   const client = new Client(`unix:${socketPath}`, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 256 * 1024 * 1024,
     'grpc.max_send_message_length': 256 * 1024 * 1024,
@@ -63,7 +68,7 @@ export function createServiceClient<S extends DescService>(
           create(method.input, request),
           toMetadata(options.metadata),
           { deadline },
-          (err: ServiceError | null, response?: unknown) => (err ? reject(err) : resolve(response)),
+          (err: ServiceError | null, response?: unknown) => (err ? reject(decodeErrors ? withDecodedDetails(err) : err) : resolve(response)),
         );
       });
   }
