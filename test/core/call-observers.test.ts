@@ -23,7 +23,7 @@ function recorder(name: string, wraps: boolean, log: string[]): CallObserver {
 
 test('wrapping observers run around the call, outermost first; the others only see its end', async (t) => {
   const log: string[] = [];
-  const combined = combineObservers([recorder('metrics', false, log), recorder('outer', true, log), recorder('log', false, log), recorder('inner', true, log)]);
+  const combined = combineObservers([recorder('metrics', false, log), recorder('outer', true, log), recorder('log', false, log), recorder('inner', true, log)], (err) => t.fail(String(err)));
   t.true(combined.wrapsCalls);
   const call = combined.start('Encrypt', () => undefined);
   const result = await call.run(async () => {
@@ -37,10 +37,20 @@ test('wrapping observers run around the call, outermost first; the others only s
 
 test('with no wrapping observer the call runs as it is, and a failure passes through', async (t) => {
   const log: string[] = [];
-  const combined = combineObservers([recorder('metrics', false, log), recorder('log', false, log)]);
+  const combined = combineObservers([recorder('metrics', false, log), recorder('log', false, log)], (err) => t.fail(String(err)));
   t.falsy(combined.wrapsCalls);
   const call = combined.start('Decrypt', () => undefined);
   await t.throwsAsync(call.run(async () => Promise.reject(new Error('boom'))), { message: 'boom' });
   call.end({ code: 3, codeName: 'INVALID_ARGUMENT' });
   t.deepEqual(log, ['metrics:end:INVALID_ARGUMENT', 'log:end:INVALID_ARGUMENT']);
+});
+
+test('an observer that throws at the end is reported, and the ones after it still see the end', (t) => {
+  const log: string[] = [];
+  const errors: unknown[] = [];
+  const broken: CallObserver = { start: () => ({ run: (fn) => fn(), end: () => { throw new Error('metrics broke'); } }) };
+  const combined = combineObservers([broken, recorder('log', false, log)], (err) => errors.push(err));
+  combined.start('Encrypt', () => undefined).end({ code: 0, codeName: 'OK' });
+  t.deepEqual(log, ['log:end:OK']);
+  t.is((errors[0] as Error).message, 'metrics broke');
 });
