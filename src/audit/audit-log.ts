@@ -205,6 +205,12 @@ export class AuditLog {
     return undefined;
   }
 
+  /** Throws why the log takes no record now (closed: failed-precondition; failed: unavailable). */
+  assertAppendable(): void {
+    const refused = this.#unavailable();
+    if (refused !== undefined) throw refused;
+  }
+
   /** Writes what is queued, fsyncs (whatever the policy) and closes the file. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return this.#idle;

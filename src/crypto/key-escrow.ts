@@ -39,8 +39,12 @@ export function escrowOfShares(shares: readonly EscrowShare[]): EscrowHeader {
         `shares[${i}] belongs to escrow ${share.header.escrowId} (key "${share.header.keyId}" v${share.header.keyVersion}), shares[0] to escrow ${first.header.escrowId}: combine shares of one escrow`,
       );
     }
-    if (seen.has(share.index)) throw KeywardError.invalidArgument(`share ${share.index} is given twice (shares[${i}])`);
-    seen.add(share.index);
+    // The Shamir x coordinate (the payload's last byte), not the header's index label,
+    // tells shares apart: a copy relabelled with another index is still the same share.
+    const x = share.payload[share.payload.byteLength - 1];
+    if (x === undefined || x === 0) throw KeywardError.invalidArgument(`shares[${i}] is not a share (no x coordinate)`);
+    if (seen.has(x)) throw KeywardError.invalidArgument(`shares[${i}] is a share already given (share ${share.index})`);
+    seen.add(x);
   });
   const { threshold, total } = first.header;
   if (shares.length < threshold) {

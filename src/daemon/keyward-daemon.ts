@@ -35,6 +35,7 @@ import { buildAuthorization, type AuthorizationParts } from './build-authorizati
 import { buildBackends } from './build-backends.js';
 import { loadEscrowMasterKey } from './escrow-master-key.js';
 import { openAuditLog } from './open-audit-log.js';
+import { InstanceLock } from './instance-lock.js';
 import { KEYWARD_VERSION, otlpConnection, traceExportSettings } from './telemetry-settings.js';
 
 /** What tests may set beyond the configuration. */
@@ -68,6 +69,8 @@ export class KeywardDaemon {
   readonly #callDuration = new CallDurationHistogram(KEYWARD_VERSION);
   #lifecycle: LifecycleEvents | undefined;
   #callSpans: CallSpanQueue | undefined;
+  /** Held from the start of #start() until stopped (instance-lock.ts). */
+  #lock: InstanceLock | undefined;
   #escrowMasterKey: SecretBytes | undefined;
 
   private constructor(config: Config, log: Logger, options: DaemonOptions) {
@@ -110,6 +113,8 @@ export class KeywardDaemon {
 
   async #start(): Promise<void> {
     const config = this.#config;
+    // Before anything is opened: one writer of this keystore and audit log at a time.
+    this.#lock = await InstanceLock.acquire(config.server.data_socket.path);
     if (config.audit.log !== undefined) this.#auditLog = await openAuditLog(config.audit.log, this.#log);
     this.#escrowMasterKey = loadEscrowMasterKey(config);
     for (const backend of this.#backends.values()) await backend.open();
@@ -189,7 +194,7 @@ export class KeywardDaemon {
       observers.push(new CallTracer(this.#callSpans, service, this.#spanScope));
     }
     if (this.#auditLog !== undefined) observers.push(new AuditLogObserver(this.#auditLog, this.#log, plane));
-    return observers.length === 0 ? noopCallObserver : combineObservers(observers);
+    return observers.length === 0 ? noopCallObserver : combineObservers(observers, (err) => this.#log.error({ err: String(err), plane }, 'call observer failed'));
   }
 
   /** One metrics observer for both planes, when OTLP metrics or Prometheus are on. */
@@ -324,6 +329,7 @@ export class KeywardDaemon {
     await this.#auditLog?.close().catch((err: unknown) => this.#log.error({ err: String(err) }, 'audit log close failed'));
     await this.#meterProvider?.shutdown().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'metric export at shutdown failed'));
     await this.#tracerProvider?.shutdown().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'trace export at shutdown failed'));
+    await this.#lock?.release();
     this.#log.info('stopped');
   }
 }

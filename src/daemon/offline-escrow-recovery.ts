@@ -19,6 +19,7 @@ import { buildBackends } from './build-backends.js';
 import { loadEscrowMasterKey } from './escrow-master-key.js';
 import { openAuditLog } from './open-audit-log.js';
 import { refuseWhileServing } from './refuse-while-serving.js';
+import { InstanceLock } from './instance-lock.js';
 import { KEYWARD_VERSION, traceExportSettings } from './telemetry-settings.js';
 
 export interface OfflineRecoveryRequest {
@@ -78,6 +79,16 @@ export async function recoverEscrowOffline(req: OfflineRecoveryRequest): Promise
   const config = loadConfig(req.configFile);
   const log = req.logger(config.log.level);
   await refuseWhileServing(config.server, req.configFile, 'recovering keys offline');
+  // Held for the whole run: a daemon starting meanwhile (or a second recovery) is refused.
+  const lock = await InstanceLock.acquire(config.server.data_socket.path);
+  try {
+    return await recoverLocked(config, log, req.shares);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function recoverLocked(config: Config, log: Logger, shares: readonly Uint8Array[]): Promise<OfflineRecovery> {
   const masterKey = loadEscrowMasterKey(config);
   const specs = config.keys.map((k) => ({ keyId: k.id, purpose: k.purpose, algorithm: k.algorithm, backend: k.backend }));
   const keys = new OfflineEscrowKeys(specs, buildBackends(config.backends, log, noopBackendTracer));
@@ -86,7 +97,7 @@ export async function recoverEscrowOffline(req: OfflineRecoveryRequest): Promise
   try {
     recording = await openRecording(config, log);
     const seqBefore = recording.auditLog?.head.seq ?? 0;
-    const recovered = await recoverKeyEscrow({ keys, masterKey, events: recording.events }, req.shares, osUser());
+    const recovered = await recoverKeyEscrow({ keys, masterKey, events: recording.events }, shares, osUser());
     recorded = { seqBefore };
     return { ...recovered, primaryVersion: (await keys.describe(recovered.keyId)).primaryVersion };
   } finally {

@@ -30,7 +30,8 @@ export interface EscrowKeys {
 interface EscrowParts {
   /** The escrow master key (escrow.master_key_file); undefined when escrow is not configured. */
   readonly masterKey: SecretBytes | undefined;
-  readonly events: Pick<LifecycleEvents, 'record'>;
+  /** Escrow events must reach the audit log before the operation counts as done (policy §7). */
+  readonly events: Pick<LifecycleEvents, 'assertRecordable' | 'recordDurably'>;
 }
 
 export interface EscrowDeps extends EscrowParts {
@@ -106,8 +107,16 @@ export async function splitKeyEscrow(deps: EscrowDeps, req: SplitRequest, ctx: C
   authorizeKey(ctx, 'escrow', keyId);
   const masterKey = masterKeyOf(deps);
   const key = deps.registry.get(keyId);
-  const version = deps.registry.namedVersion(key, req.version).version;
+  const named = deps.registry.namedVersion(key, req.version);
+  const version = named.version;
   noteKey(ctx, keyId, version, key.backend.name);
+  // A disabled version (e.g. compromised) or one awaiting destruction must not gain a copy
+  // that a recovery would later bring back enabled.
+  if (named.state !== 'enabled') {
+    throw new KeywardError('failed-precondition', `version ${version} of key "${keyId}" is ${named.state}; only an enabled version is escrowed`);
+  }
+  // Policy §7: the event is logged in full, or nothing is exported.
+  deps.events.assertRecordable();
   const header = {
     escrowId: randomBytes(ESCROW_ID_BYTES).toString('hex'),
     keyId,
@@ -125,7 +134,8 @@ export async function splitKeyEscrow(deps: EscrowDeps, req: SplitRequest, ctx: C
     material.dispose();
   }
   const fingerprints = shares.map(sha256);
-  deps.events.record('escrow.split', {
+  // No share leaves before its record is written.
+  await deps.events.recordDurably('escrow.split', {
     key_id: keyId,
     key_version: version,
     key_type: header.algorithm,
@@ -177,6 +187,7 @@ async function combine(deps: CombineDeps, req: CombineRequest, by: Combiner): Pr
     throw new KeywardError('failed-precondition', `escrow ${escrow.escrowId} holds a ${escrow.purpose}/${escrow.algorithm} key; key "${keyId}" is ${key.spec.purpose}/${key.spec.algorithm}`);
   }
   by.noteKey(keyId, version, key.backend.name);
+  deps.events.assertRecordable();
   const material = await combineAndOpen(escrow, decoded, masterKey);
   let result: EscrowImportResult;
   try {
@@ -184,7 +195,7 @@ async function combine(deps: CombineDeps, req: CombineRequest, by: Combiner): Pr
   } finally {
     material.dispose();
   }
-  deps.events.record('escrow.combined', {
+  await deps.events.recordDurably('escrow.combined', {
     key_id: keyId,
     key_version: version,
     backend: key.backend.name,

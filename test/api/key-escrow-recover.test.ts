@@ -4,6 +4,7 @@
 // start, which then finds the keys instead of generating version 1. Refused while a
 // daemon runs, for too few shares, for a key the configuration does not declare, for a
 // key that cannot leave its backend, and when escrow is not configured.
+import { InstanceLock } from '../../src/daemon/instance-lock.js';
 import test, { type ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -203,6 +204,16 @@ test('refused while the daemon of the configuration runs: failed-precondition, n
   t.is(refused.stderr, `keyward: failed-precondition: the daemon of ${host.configFile} is running (${d.socketPath} accepts connections): stop it before recovering keys offline\n`);
   t.deepEqual(readFileSync(keyFile), keyBefore);
   t.deepEqual(readFileSync(host.auditPath), auditBefore);
+});
+
+test('refused while another keyward process holds the instance lock (e.g. a daemon still opening its backends): already-exists, nothing written', async (t) => {
+  const host = newHost(t);
+  const lock = await InstanceLock.acquire(join(host.dir, 'keyward.sock'));
+  t.teardown(() => lock.release());
+  const refused = await runKeyward(recoverArgs(host, pick(lost.alpha, 0, 2, 4)));
+  t.is(refused.code, 1);
+  t.is(refused.stderr, `keyward: already-exists: another keyward process (a daemon, or keys escrow-recover) holds the lock of ${join(host.dir, 'keyward.sock')}; is keyward already running?\n`);
+  t.false(existsSync(join(host.dir, 'keystore')));
 });
 
 test('fewer than K shares: invalid-argument, and no keystore is created', async (t) => {

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { status } from '@grpc/grpc-js';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyAuditChain } from '../../src/audit/verify-audit-chain.js';
 import { isKeywardError } from '../../src/core/keyward-error.js';
@@ -175,7 +175,7 @@ test('the quarterly check on an intact key is VERIFIED; too few, mixed, repeated
 
   await rejectsWithCode(t, d.admin.combineKeyEscrow({ shares: shares.slice(0, 2), verifyOnly: true }), status.INVALID_ARGUMENT, `escrow ${a.escrowId} needs 3 of its 4 shares but got 2`);
   await rejectsWithCode(t, d.admin.combineKeyEscrow({ shares: [shares[0]!, shares[1]!, b.shares[2]!.share] }), status.INVALID_ARGUMENT, /^shares\[2\] belongs to escrow /);
-  await rejectsWithCode(t, d.admin.combineKeyEscrow({ shares: [shares[0]!, shares[1]!, shares[1]!] }), status.INVALID_ARGUMENT, 'share 2 is given twice (shares[2])');
+  await rejectsWithCode(t, d.admin.combineKeyEscrow({ shares: [shares[0]!, shares[1]!, shares[1]!] }), status.INVALID_ARGUMENT, 'shares[2] is a share already given (share 2)');
   await rejectsWithCode(t, d.admin.combineKeyEscrow({ shares: [] }), status.INVALID_ARGUMENT, 'shares is required');
   await rejectsWithCode(t, d.admin.combineKeyEscrow({ shares: [Buffer.from('not a share')] }), status.INVALID_ARGUMENT, /^shares\[0\] is not a keyward escrow share/);
   const tampered = Buffer.from(shares[0]!);
@@ -230,7 +230,7 @@ test('the escrow operation: key-admin does not grant it, key-escrow-officer does
   t.is((await d.admin.rotateKey({ keyId: 'beta' })).key?.primaryVersion, 2, 'key-admin still rotates');
 });
 
-test('the master key file: refused when group-readable or not 32 bytes', async (t) => {
+test('the master key file: refused when group-readable, not 32 bytes, or a symbolic link', async (t) => {
   const dir = tempDir(t);
   const file = masterKeyFile(dir);
   chmodSync(file, 0o640);
@@ -241,4 +241,10 @@ test('the master key file: refused when group-readable or not 32 bytes', async (
   writeFileSync(file, Buffer.alloc(31, 1));
   const short = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: file } } }));
   t.regex(short!.message, /must hold exactly 32 raw bytes .*not 31$/);
+  // A symbolic link is not followed (it could be pointed elsewhere between check and read).
+  const link = join(dir, 'escrow-link.key');
+  symlinkSync(masterKeyFile(dir, 'escrow-real.key'), link);
+  const linked = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: link } } }));
+  t.true(isKeywardError(linked, 'failed-precondition'));
+  t.is(linked!.message, `escrow.master_key_file: cannot read ${link} (ELOOP)`);
 });

@@ -98,11 +98,14 @@ test('shares relabelled consistently (another version, key or threshold) do not 
   }
 });
 
-test('shares of two escrows, or one share twice: invalid-argument', async (t) => {
+test('shares of two escrows, or one share twice (also relabelled with another index): invalid-argument', async (t) => {
   const a = await splitShares(header(), master);
   const b = await splitShares(header(), master);
   t.regex(await codeOf(() => escrowOfShares([a[0]!, a[1]!, b[2]!])), /^invalid-argument: shares\[2\] belongs to escrow [0-9a-f]{32} .*combine shares of one escrow$/);
-  t.is(await codeOf(() => escrowOfShares([a[0]!, a[1]!, a[1]!])), 'invalid-argument: share 2 is given twice (shares[2])');
+  t.is(await codeOf(() => escrowOfShares([a[0]!, a[1]!, a[1]!])), 'invalid-argument: shares[2] is a share already given (share 2)');
+  // The header's index is a label: the same Shamir share under index 3 is still share 2.
+  t.is(await codeOf(() => escrowOfShares([a[0]!, a[1]!, { ...a[1]!, index: 3 }])), 'invalid-argument: shares[2] is a share already given (share 3)');
+  t.is(await codeOf(() => escrowOfShares([a[0]!, a[1]!, { ...a[2]!, payload: Buffer.concat([a[2]!.payload.subarray(0, -1), Buffer.of(0)]) }])), 'invalid-argument: shares[2] is not a share (no x coordinate)');
   t.is(await codeOf(() => escrowOfShares([])), 'invalid-argument: shares is required');
 });
 

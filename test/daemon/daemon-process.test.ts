@@ -58,7 +58,7 @@ test('a second daemon on the socket of a live one is refused with a clear error,
   t.teardown(() => first.child.kill('SIGKILL'));
   const second = startProcess(config);
   t.not(await second.exited, 0);
-  t.regex(second.output(), /another process is serving on .*keyward\.sock; is keyward already running\?/);
+  t.regex(second.output(), /holds the lock of .*keyward\.sock; is keyward already running\?/);
   const client = createKeyServiceClient(join(dir, 'keyward.sock'));
   t.teardown(() => client.close());
   t.is((await client.encrypt({ keyId: 'gamma', plaintext: Buffer.from('still here') })).keyId, 'gamma');
