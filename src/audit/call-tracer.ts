@@ -13,14 +13,22 @@ import type { CallObserver, CallOutcome, MetadataReader, ObservedCall } from '..
 import { CallSpanEncoder, type CallSpanRecord } from './call-span-encoder.js';
 import type { CallSpanQueue } from './call-span-queue.js';
 import type { ContextSource, SpanScope } from './span-scope.js';
-import { TraceIds } from './trace-ids.js';
+import { RandomPool } from '../core/random-pool.js';
 
 const getter: TextMapGetter<MetadataReader> = {
   keys: () => ['traceparent', 'tracestate'],
   get: (read, key) => read(key),
 };
 const w3c = new W3CTraceContextPropagator();
-const ids = new TraceIds();
+const random = new RandomPool();
+
+/** A fresh random id of `length` bytes into `out` at `at`; W3C forbids an all-zero id. */
+function fillId(out: Buffer, at: number, length: 8 | 16): void {
+  for (;;) {
+    random.fill(out, at, length);
+    for (let i = at; i < at + length; i++) if (out[i] !== 0) return;
+  }
+}
 
 /** Wall-clock time in microseconds since the epoch. */
 function nowMicros(): number {
@@ -59,7 +67,7 @@ class TracedCall implements ObservedCall, ContextSource, CallSpanRecord {
     readonly parent: { context: Context; span: SpanContext } | undefined,
   ) {
     if (parent === undefined) {
-      ids.fill(this.ids, 0, 16);
+      fillId(this.ids, 0, 16);
       this.parentSpanId = undefined;
       this.parentIsRemote = false;
       this.traceState = undefined;
@@ -69,7 +77,7 @@ class TracedCall implements ObservedCall, ContextSource, CallSpanRecord {
       this.parentIsRemote = parent.span.isRemote === true;
       this.traceState = parent.span.traceState?.serialize() || undefined;
     }
-    ids.fill(this.ids, 16, 8);
+    fillId(this.ids, 16, 8);
   }
 
   run<T>(fn: () => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@
 import { hkdfSync, timingSafeEqual } from 'node:crypto';
 import { KeywardError } from '../core/keyward-error.js';
 import { aesGcmOpen, aesGcmSeal, GCM_TAG_BYTES } from './aes-gcm.js';
-import { RandomPool } from './random-pool.js';
+import { RandomPool } from '../core/random-pool.js';
 import {
   COMMITMENT_BYTES,
   headerLength,

@@ -1,4 +1,4 @@
-// Public random values (envelope salts and nonces) drawn from the OS CSPRNG in bulk:
+// Public random values (envelope salts and nonces, trace and span ids) drawn from the OS CSPRNG in bulk:
 // one randomFillSync per 16 KiB instead of one per message. Every byte is handed out
 // once. Not for key material: keys come from SecretBytes.random or the backend's RNG.
 import { randomFillSync } from 'node:crypto';

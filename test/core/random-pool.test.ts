@@ -1,7 +1,7 @@
 // The random pool hands out every byte once, refills from the CSPRNG when spent, and
 // wipes what it handed out.
 import test from 'ava';
-import { RandomPool } from '../../src/crypto/random-pool.js';
+import { RandomPool } from '../../src/core/random-pool.js';
 
 test('values drawn across several refills never repeat and are not all zero', (t) => {
   const pool = new RandomPool();
