@@ -90,13 +90,6 @@ export class ProtobufSlab {
     this.#pos = pos + 4;
   }
 
-  fixed64(value: bigint): this {
-    this.#ensure(8);
-    this.#buf.writeBigUInt64LE(value, this.#pos);
-    this.#pos += 8;
-    return this;
-  }
-
   /**
    * A fixed64 of nanoseconds given in microseconds (an OTLP timestamp from a µs clock),
    * without a bigint: 2^64 ns is past 2554, µs since 1970 stay below 2^53.

@@ -13,7 +13,7 @@ test('scalars read back as written', (t) => {
   const int64s = [-1, -(2 ** 40), 2 ** 40, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
   for (const v of int64s) w.tag(2, WIRE.varint).int64(v);
   w.tag(3, WIRE.bit32).fixed32(0xdeadbeef);
-  w.tag(4, WIRE.bit64).fixed64(0x0123456789abcdefn);
+  w.tag(4, WIRE.bit64).fixed64NanosFromMicros(1_795_000_000_123_456);
   w.tag(5, WIRE.bit64).double(-1.5e-300);
   w.tag(6, WIRE.varint).bool(true);
   const r = new BinaryReader(w.copyOut());
@@ -28,7 +28,7 @@ test('scalars read back as written', (t) => {
   t.deepEqual(r.tag(), [3, WireType.Bit32]);
   t.is(r.fixed32(), 0xdeadbeef);
   t.deepEqual(r.tag(), [4, WireType.Bit64]);
-  t.is(r.fixed64(), 0x0123456789abcdefn);
+  t.is(r.fixed64(), 1_795_000_000_123_456_000n);
   t.deepEqual(r.tag(), [5, WireType.Bit64]);
   t.is(r.double(), -1.5e-300);
   t.deepEqual(r.tag(), [6, WireType.Varint]);
