@@ -24,15 +24,26 @@ function resolveGid(group: string | number): number {
   return Number.parseInt(gid, 10);
 }
 
-/** Resolves true when a process accepts connections on `path`. */
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
+/** Errors of connect(2) that say nobody listens on the path. */
+const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED']);
+
+/**
+ * Resolves true when a process accepts connections on the Unix socket `path`, false when
+ * nobody listens there (no file, or a file left by a dead process); rejects with the
+ * connect error otherwise (e.g. EACCES: whether anyone listens cannot be told).
+ */
+export function socketAccepts(path: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
     const probe = connect(path);
     probe.once('connect', () => {
       probe.destroy();
       resolve(true);
     });
-    probe.once('error', () => resolve(false));
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      probe.destroy();
+      if (NOT_LISTENING.has(err.code ?? '')) resolve(false);
+      else reject(err);
+    });
   });
 }
 
@@ -47,7 +58,7 @@ async function clearStaleSocket(path: string): Promise<void> {
   if (!stat.isSocket()) {
     throw new KeywardError('failed-precondition', `${path} exists and is not a socket; refusing to replace it`);
   }
-  if (await isLive(path)) {
+  if (await socketAccepts(path).catch(() => false)) {
     throw new KeywardError('already-exists', `another process is serving on ${path}; is keyward already running?`);
   }
   await fs.rm(path, { force: true });
