@@ -37,8 +37,10 @@ function nowMicros(): number {
 
 /** The caller's span, when its `traceparent` names a valid one. */
 function remoteParent(metadata: MetadataReader): { context: Context; span: SpanContext } | undefined {
-  if (metadata('traceparent') === undefined) return undefined;
-  const context = w3c.extract(ROOT_CONTEXT, metadata, getter);
+  const traceparent = metadata('traceparent');
+  if (traceparent === undefined) return undefined;
+  // The header already read is handed back to the propagator, not read again.
+  const context = w3c.extract(ROOT_CONTEXT, metadata, { ...getter, get: (read, key) => (key === 'traceparent' ? traceparent : read(key)) });
   const span = trace.getSpanContext(context);
   return span !== undefined && trace.isSpanContextValid(span) ? { context, span } : undefined;
 }
@@ -58,7 +60,8 @@ class TracedCall implements ObservedCall, ContextSource, CallSpanRecord {
   readonly traceState: string | undefined;
   readonly startMicros = nowMicros();
   endMicros = 0;
-  outcome: CallOutcome = { code: 0, codeName: 'OK' };
+  /** Set by end(), before the encoder reads it. */
+  outcome!: CallOutcome;
   #context: Context | undefined;
 
   constructor(

@@ -36,7 +36,7 @@ class CombinedCall implements ObservedCall {
 
 /** `onError`: where an observer's failure at a call's end is reported (the daemon logs it). */
 export function combineObservers(observers: readonly CallObserver[], onError: (err: unknown) => void): CallObserver {
-  if (observers.length === 1) return observers[0]!;
+  // Even one observer goes through CombinedCall: its end() must not throw into the route.
   const wrapping = observers.flatMap((o, i) => (o.wrapsCalls === true ? [i] : []));
   return {
     wrapsCalls: wrapping.length > 0,

@@ -54,3 +54,11 @@ test('an observer that throws at the end is reported, and the ones after it stil
   t.deepEqual(log, ['log:end:OK']);
   t.is((errors[0] as Error).message, 'metrics broke');
 });
+
+test('a single observer is guarded too: its throw at the end is reported, not thrown into the route', (t) => {
+  const errors: unknown[] = [];
+  const broken: CallObserver = { start: () => ({ run: (fn) => fn(), end: () => { throw new TypeError('Cannot convert a BigInt value to a number'); } }) };
+  const combined = combineObservers([broken], (err) => errors.push(err));
+  t.notThrows(() => combined.start('Encrypt', () => undefined).end({ code: 0, codeName: 'OK' }));
+  t.is(errors.length, 1);
+});
