@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { OPERATIONS } from '../src/core/caller.js';
 
 const ORPHAN_GUARD = pathToFileURL(fileURLToPath(new URL('./orphan-guard.js', import.meta.url))).href;
 const KEYWARD_CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -113,18 +114,15 @@ async function startChild(name: string, args: string[], socketPath: string, opti
   return handle;
 }
 
-/** Every operation a policy can grant (src/core/caller.ts OPERATIONS). */
-export const ALL_OPERATIONS_YAML = '[encrypt, decrypt, reencrypt, datakey, sign, verify, mac, public_key, list, describe, rotate]';
-
 /**
  * The default `authorization` section: the benchmark process runs as the daemon's uid, so
  * one rule granting uid `self` every operation on every key lets every call through
  * (without it the daemon denies everything: the default is deny).
  */
-export const ALLOW_SELF_EVERYTHING_YAML: readonly string[] = [
+const ALLOW_SELF_EVERYTHING_YAML: readonly string[] = [
   'authorization:',
   '  rules:',
-  `    - { name: bench-process, match: { uid: self }, keys: ["*"], operations: ${ALL_OPERATIONS_YAML} }`,
+  `    - { name: bench-process, match: { uid: self }, keys: ["*"], operations: ${JSON.stringify(OPERATIONS)} }`, // JSON is YAML flow syntax
 ];
 
 /** What the daemon's configuration may change besides `extraYaml`. */
