@@ -1,9 +1,7 @@
 // The OTLP trace request serializer of the daemon's exporters: spans the SDK made
 // (backend calls, lifecycle events) are serialized by OpenTelemetry's own serializer;
-// call spans arrive already encoded, a batch of them at a time (call-span-queue.ts), and
-// are wrapped in one ResourceSpans of their own. Two serialized ExportTraceServiceRequests
-// concatenated are one request whose resource_spans holds both (protobuf merges repeated
-// fields), so the result is a single valid request for either transport (HTTP or gRPC).
+// call spans arrive already encoded, a batch of them per export (call-span-queue.ts), and
+// are wrapped in one ResourceSpans — a valid request for either transport (HTTP or gRPC).
 import type { Resource } from '@opentelemetry/resources';
 import { ProtobufTraceSerializer, type IExportTraceServiceResponse, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -30,13 +28,13 @@ export function spanCount(spans: readonly unknown[]): number {
 }
 
 /** ResourceSpans { resource, scope_spans { scope, spans… } } as field 1 of the request. */
-function resourceSpansWriter(resource: Resource, scope: { name: string; version: string }): (batches: readonly EncodedSpanBatch[]) => Uint8Array {
+function resourceSpansWriter(resource: Resource, scope: { name: string; version: string }): (batch: EncodedSpanBatch) => Uint8Array {
   const w = new ProtobufSlab();
   for (const [key, value] of Object.entries(resource.attributes)) {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') writeKeyValue(w, 1, key, value as AttributeValue);
   }
   const resourceBytes = w.copyOut();
-  return (batches) => {
+  return (batch) => {
     w.tag(1, WIRE.len).fork(); // ExportTraceServiceRequest.resource_spans
     w.tag(1, WIRE.len).bytes(resourceBytes); // ResourceSpans.resource
     w.tag(2, WIRE.len).fork(); // ResourceSpans.scope_spans
@@ -44,30 +42,24 @@ function resourceSpansWriter(resource: Resource, scope: { name: string; version:
     w.tag(1, WIRE.len).string(scope.name);
     w.tag(2, WIRE.len).string(scope.version);
     w.join();
-    for (const batch of batches) w.raw(batch.encodedSpans); // ScopeSpans.spans, already framed
+    w.raw(batch.encodedSpans); // ScopeSpans.spans, already framed
     w.join();
     w.join();
     return w.take();
   };
 }
 
+/**
+ * An export carries either SDK spans (from the BatchSpanProcessor) or one batch of call
+ * spans (from CallSpanQueue), never both: each is serialized on its own.
+ */
 export function encodedTraceSerializer(resource: Resource, scope: { name: string; version: string }): ISerializer<ReadableSpan[], IExportTraceServiceResponse> {
   const wrap = resourceSpansWriter(resource, scope);
   return {
     serializeRequest(spans) {
-      const made: ReadableSpan[] = [];
-      const batches: EncodedSpanBatch[] = [];
-      for (const span of spans as unknown[]) {
-        if (span instanceof EncodedSpanBatch) batches.push(span);
-        else made.push(span as ReadableSpan);
-      }
-      const parts: Uint8Array[] = [];
-      if (made.length > 0) {
-        const bytes = ProtobufTraceSerializer.serializeRequest(made);
-        if (bytes !== undefined) parts.push(bytes);
-      }
-      if (batches.length > 0) parts.push(wrap(batches));
-      return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      const [first] = spans as unknown[];
+      if (spans.length === 1 && first instanceof EncodedSpanBatch) return wrap(first);
+      return ProtobufTraceSerializer.serializeRequest(spans);
     },
     deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
   };
