@@ -85,3 +85,17 @@ test('an audit log that takes no record refuses the combine before anything is i
   t.is(await codeOf(combineKeyEscrow(down, { shares: shares.map((s) => s.share), verifyOnly: false }, ctx())), 'unavailable: audit log /x: a write failed');
   t.is(seen.imports, 0);
 });
+
+test('a combine whose record is not written fails unavailable (the import itself went through)', async (t) => {
+  const { d } = deps();
+  const { shares } = await splitKeyEscrow(d, split, ctx());
+  const { d: failing, seen } = deps({ durable: new KeywardError('unavailable', 'the escrow.combined record could not be written to the audit log') });
+  const sameKey = { ...failing, masterKey: d.masterKey };
+  t.is(await codeOf(combineKeyEscrow(sameKey, { shares: shares.map((s) => s.share), verifyOnly: true }, ctx())), 'unavailable: the escrow.combined record could not be written to the audit log');
+  t.is(seen.imports, 1);
+});
+
+test('more than 16 shares: invalid-argument before anything is decoded', async (t) => {
+  const { d } = deps();
+  t.is(await codeOf(combineKeyEscrow(d, { shares: Array.from({ length: 17 }, () => new Uint8Array(1)), verifyOnly: false }, ctx())), 'invalid-argument: at most 16 shares but got 17');
+});
