@@ -5,6 +5,7 @@ import type { CallContext } from './call-context.js';
 import { decrypt } from './decrypt.js';
 import { encrypt, type EncryptOutput } from './encrypt.js';
 import type { ServiceDeps } from './service-deps.js';
+import { requireKeyId } from './request-checks.js';
 
 export interface ReEncryptInput {
   readonly ciphertext: Uint8Array;
@@ -17,6 +18,8 @@ export async function reEncrypt(deps: ServiceDeps, input: ReEncryptInput, ctx: C
   // The caller needs `reencrypt` on both keys; the destination is checked first so a
   // refused call never opens the ciphertext.
   if (input.destinationKeyId !== '') {
+    // Checked before anything keeps it (decision cache, denial reason, audit record).
+    requireKeyId(input.destinationKeyId, 'destination_key_id');
     authorizeKey(ctx, 'reencrypt', input.destinationKeyId);
     deps.registry.forPurpose(input.destinationKeyId, 'encrypt', 'encrypt');
   }

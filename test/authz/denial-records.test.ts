@@ -15,6 +15,10 @@ test('a key id that is not a key id is INVALID_ARGUMENT, before authorization, f
   for (const keyId of ['k'.repeat(129), 'k'.repeat(1 << 20), 'pay/ments', 'a b', '-leading-dash']) {
     await rejectsWithCode(t, d.client.encrypt({ keyId, plaintext: Buffer.from('x') }), status.INVALID_ARGUMENT, /^key_id is not a key id/);
   }
+  // ReEncrypt's destination too, before the policy or the ciphertext is looked at.
+  for (const destinationKeyId of ['x'.repeat(200), 'bad id!']) {
+    await rejectsWithCode(t, d.client.reEncrypt({ ciphertext: Buffer.from('not looked at'), destinationKeyId }), status.INVALID_ARGUMENT, /^destination_key_id is not a key id/);
+  }
   // A well-formed id of a key that does not exist: the policy answers, not the registry.
   await rejectsWithCode(t, d.client.encrypt({ keyId: 'k'.repeat(128), plaintext: Buffer.from('x') }), status.PERMISSION_DENIED, 'permission denied');
 });
