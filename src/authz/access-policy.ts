@@ -5,7 +5,7 @@
 // 100-rule policy costs the hot path a map lookup. Nothing matches: deny.
 import type { CallerIdentity, Operation } from '../core/caller.js';
 import type { AuthorizationConfig, RuleConfig } from './authorization-config.js';
-import { BUILTIN_ROLES } from './builtin-roles.js';
+import { roleOperations } from './builtin-roles.js';
 import { anyGlob, compileGlob, type GlobMatcher } from './glob-pattern.js';
 
 /** The ids `self` stands for in uid/gid matches. */
@@ -69,7 +69,7 @@ function identityTests(match: RuleConfig['match'], self: SelfIds): IdentityTest[
 function compileRule(rule: RuleConfig, roles: AuthorizationConfig['roles'], self: SelfIds): CompiledRule {
   const tests = identityTests(rule.match, self);
   const operations = new Set<Operation>(rule.operations as Operation[]);
-  for (const role of rule.roles) for (const op of BUILTIN_ROLES[role] ?? (roles[role] as Operation[] | undefined) ?? []) operations.add(op);
+  for (const role of rule.roles) for (const op of roleOperations(role, roles) ?? []) operations.add(op as Operation);
   return {
     name: rule.name,
     matches: (identity) => tests.every((test) => test(identity)),

@@ -4,7 +4,7 @@
 // field. Absent rules mean nobody may do anything: the default is deny.
 import { z } from 'zod';
 import { OPERATIONS } from '../core/caller.js';
-import { BUILTIN_ROLES } from './builtin-roles.js';
+import { BUILTIN_ROLES, roleOperations } from './builtin-roles.js';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -75,14 +75,14 @@ export const authorizationConfigSchema = z
   })
   .superRefine((authz, ctx) => {
     for (const name of Object.keys(authz.roles)) {
-      if (name in BUILTIN_ROLES) ctx.addIssue({ code: 'custom', path: ['roles', name], message: `"${name}" is a built-in role and cannot be redefined` });
+      if (Object.hasOwn(BUILTIN_ROLES, name)) ctx.addIssue({ code: 'custom', path: ['roles', name], message: `"${name}" is a built-in role and cannot be redefined` });
     }
     const names = new Set<string>();
     authz.rules.forEach((rule, i) => {
       if (names.has(rule.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate rule name "${rule.name}"` });
       names.add(rule.name);
       rule.roles.forEach((role, j) => {
-        if (!(role in BUILTIN_ROLES) && !(role in authz.roles)) {
+        if (roleOperations(role, authz.roles) === undefined) {
           const known = [...Object.keys(BUILTIN_ROLES), ...Object.keys(authz.roles)].join(', ');
           ctx.addIssue({ code: 'custom', path: ['rules', i, 'roles', j], message: `unknown role "${role}" (known: ${known})` });
         }

@@ -20,3 +20,13 @@ export const BUILTIN_ROLES: Readonly<Record<string, readonly Operation[]>> = Obj
    */
   'key-escrow-officer': ['escrow', 'list', 'describe'],
 });
+
+/**
+ * The operations of role `name` — built-in, else custom — or undefined when there is no
+ * such role. Own properties only: a role named "toString" or "constructor" is not
+ * found on Object.prototype.
+ */
+export function roleOperations(name: string, custom: Readonly<Record<string, readonly string[]>>): readonly string[] | undefined {
+  if (Object.hasOwn(BUILTIN_ROLES, name)) return BUILTIN_ROLES[name];
+  return Object.hasOwn(custom, name) ? custom[name] : undefined;
+}

@@ -10,6 +10,7 @@ import { KeywardError } from '../../src/core/keyward-error.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { testConfigObject } from '../support/test-daemon.js';
+import { AccessPolicy } from '../../src/authz/access-policy.js';
 
 /** Only names socket and keystore paths in the config; nothing is created or started. */
 const DIR = join(tmpdir(), 'keyward-authorization-config-test');
@@ -73,6 +74,17 @@ test('an unknown role is refused, and the message lists the known roles', (t) =>
   for (const known of ['key-user-encrypt', 'key-user-decrypt', 'signer', 'key-auditor', 'key-admin', 'rotator']) {
     t.true(detail.includes(known), `lists ${known}: ${detail}`);
   }
+});
+
+test("role names that are Object.prototype properties are roles like any other: unknown when undeclared, allowed as custom names", (t) => {
+  for (const name of ['toString', 'constructor', 'valueOf', 'hasOwnProperty']) {
+    const detail = assertAuthzRefused(t, { rules: [rule({ roles: [name] })] }, 'authorization.rules[0].roles[0]');
+    t.regex(detail, new RegExp(`"${name}"`));
+  }
+  const parsed = parseWith({ roles: { constructor: ['rotate'] }, rules: [rule({ roles: ['constructor'] })] });
+  t.deepEqual(parsed.authorization.roles['constructor'], ['rotate']);
+  // And the compiled policy grants what it names (it threw "not iterable" on a prototype name).
+  t.true(AccessPolicy.compile(parsed.authorization, { uid: 0, gid: 0 }).grantsFor({ peer: { pid: 1, uid: 1000, gid: 1000 }, subject: 'uid:1000' }).permits('rotate', 'alpha'));
 });
 
 test('a built-in role cannot be redefined under roles', (t) => {
