@@ -230,7 +230,7 @@ test('the escrow operation: key-admin does not grant it, key-escrow-officer does
   t.is((await d.admin.rotateKey({ keyId: 'beta' })).key?.primaryVersion, 2, 'key-admin still rotates');
 });
 
-test('the master key file: refused when group-readable, not 32 bytes, or a symbolic link', async (t) => {
+test('the master key file: refused when group-readable (also behind a link) or not a 32-byte regular file', async (t) => {
   const dir = tempDir(t);
   const file = masterKeyFile(dir);
   chmodSync(file, 0o640);
@@ -241,10 +241,18 @@ test('the master key file: refused when group-readable, not 32 bytes, or a symbo
   writeFileSync(file, Buffer.alloc(31, 1));
   const short = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: file } } }));
   t.regex(short!.message, /must hold exactly 32 raw bytes .*not 31$/);
-  // A symbolic link is not followed (it could be pointed elsewhere between check and read).
+  // A Kubernetes Secret file is a link into ..data/: followed, and the file reached is
+  // what is checked — a link to a group-readable file is refused.
+  const target = masterKeyFile(dir, 'escrow-real.key');
   const link = join(dir, 'escrow-link.key');
-  symlinkSync(masterKeyFile(dir, 'escrow-real.key'), link);
-  const linked = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: link } } }));
-  t.true(isKeywardError(linked, 'failed-precondition'));
-  t.is(linked!.message, `escrow.master_key_file: cannot read ${link} (ELOOP)`);
+  symlinkSync(target, link);
+  const viaLink = await startTestDaemon({ dir, overrides: { escrow: { master_key_file: link } } });
+  await viaLink.stop();
+  chmodSync(target, 0o644);
+  const loose = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: link } } }));
+  t.is(loose!.message, `escrow.master_key_file: ${link} is readable by group or others (mode 644); chmod 600 it`);
+  // A directory is not a key file.
+  const notFile = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: dir } } }));
+  t.true(isKeywardError(notFile, 'failed-precondition'));
+  t.is(notFile!.message, `escrow.master_key_file: ${dir} is not a regular file`);
 });
