@@ -236,7 +236,7 @@ test('the master key file: refused when group-readable (also behind a link) or n
   chmodSync(file, 0o640);
   const open = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: file } } }));
   t.true(isKeywardError(open, 'failed-precondition'));
-  t.is(open!.message, `escrow.master_key_file: ${file} is readable by group or others (mode 640); chmod 600 it`);
+  t.is(open!.message, `escrow.master_key_file ${file} is readable by group or others (mode 640); chmod 600 it`);
   chmodSync(file, 0o600);
   writeFileSync(file, Buffer.alloc(31, 1));
   const short = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: file } } }));
@@ -250,9 +250,9 @@ test('the master key file: refused when group-readable (also behind a link) or n
   await viaLink.stop();
   chmodSync(target, 0o644);
   const loose = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: link } } }));
-  t.is(loose!.message, `escrow.master_key_file: ${link} is readable by group or others (mode 644); chmod 600 it`);
+  t.is(loose!.message, `escrow.master_key_file ${link} is readable by group or others (mode 644); chmod 600 it`);
   // A directory is not a key file.
   const notFile = await t.throwsAsync(startTestDaemon({ dir, overrides: { escrow: { master_key_file: dir } } }));
   t.true(isKeywardError(notFile, 'failed-precondition'));
-  t.is(notFile!.message, `escrow.master_key_file: ${dir} is not a regular file`);
+  t.is(notFile!.message, `escrow.master_key_file ${dir} is not a regular file`);
 });

@@ -6,6 +6,7 @@ import { constants, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KeyAlgorithm, KeyPurpose, KeyVersionState } from '../../core/key-types.js';
 import { KeywardError } from '../../core/keyward-error.js';
+import { readPrivateFile } from '../../core/private-file.js';
 import { SecretBytes } from '../../core/secret-bytes.js';
 
 export const ROOT_KEY_BYTES = 32;
@@ -98,14 +99,7 @@ export async function loadOrCreateRootKey(keystoreDir: string, rootKeyFile: stri
     await writeFileAtomic(rootKeyFile, fresh.expose());
     return fresh;
   }
-  const stat = await fs.stat(rootKeyFile);
-  if ((stat.mode & 0o077) !== 0) {
-    throw new KeywardError(
-      'failed-precondition',
-      `local backend: root key file ${rootKeyFile} is readable by group or others (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it`,
-    );
-  }
-  const bytes = await fs.readFile(rootKeyFile);
+  const bytes = readPrivateFile(rootKeyFile, `local backend: root key file ${rootKeyFile}`);
   if (bytes.byteLength !== ROOT_KEY_BYTES) {
     bytes.fill(0);
     throw new KeywardError('failed-precondition', `local backend: root key file ${rootKeyFile} must hold exactly ${ROOT_KEY_BYTES} bytes`);

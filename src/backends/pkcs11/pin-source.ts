@@ -1,7 +1,7 @@
 // Reads the token's user PIN from where the configuration points — a file or an
 // environment variable, never the configuration itself — into SecretBytes. Every message
 // names where the PIN was looked for and what is wrong, never the PIN.
-import { readFileSync, statSync } from 'node:fs';
+import { readPrivateFile } from '../../core/private-file.js';
 import { KeywardError } from '../../core/keyward-error.js';
 import { SecretBytes } from '../../core/secret-bytes.js';
 
@@ -19,24 +19,7 @@ export function describePinSource(source: PinSource): string {
 export function readPin(source: PinSource, env: Readonly<Record<string, string | undefined>> = process.env): SecretBytes {
   let bytes: Buffer;
   if ('file' in source) {
-    let mode: number;
-    try {
-      mode = statSync(source.file).mode;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new KeywardError('failed-precondition', `cannot read ${describePinSource(source)}: ${code}`);
-    }
-    if ((mode & 0o077) !== 0) {
-      throw new KeywardError(
-        'failed-precondition',
-        `${describePinSource(source)} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
-      );
-    }
-    try {
-      bytes = readFileSync(source.file);
-    } catch (err) {
-      throw new KeywardError('failed-precondition', `cannot read ${describePinSource(source)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
+    bytes = readPrivateFile(source.file, describePinSource(source));
   } else {
     const value = env[source.env];
     if (value === undefined || value === '') {
