@@ -38,11 +38,16 @@ export function registerEscrowCommands(keys: Command, adminSocketOption: () => O
       try {
         const version = opts.version || ((await client.describeKey({ keyId })).key?.primaryVersion ?? 0);
         const files = newShareFiles(opts.out, keyId, version, opts.shares);
-        const res = await client.splitKeyEscrow({ keyId, version, shares: opts.shares, threshold: opts.threshold });
+        // Made before the split: shares the daemon recorded must have somewhere to go.
         mkdirSync(opts.out, { recursive: true, mode: 0o700 });
-        res.shares.forEach((s, i) => writeFileSync(files[i]!, s.share, { mode: 0o600, flag: 'wx' }));
-        const shares = res.shares.map((s, i) => ({ index: s.index, file: files[i], sha256: s.sha256 }));
-        print({ escrowId: res.escrowId, keyId: res.keyId, version: res.version, threshold: res.threshold, total: res.total, shares });
+        const res = await client.splitKeyEscrow({ keyId, version, shares: opts.shares, threshold: opts.threshold });
+        try {
+          res.shares.forEach((s, i) => writeFileSync(files[i]!, s.share, { mode: 0o600, flag: 'wx' }));
+          const shares = res.shares.map((s, i) => ({ index: s.index, file: files[i], sha256: s.sha256 }));
+          print({ escrowId: res.escrowId, keyId: res.keyId, version: res.version, threshold: res.threshold, total: res.total, shares });
+        } finally {
+          for (const s of res.shares) s.share.fill(0);
+        }
       } finally {
         client.close();
       }

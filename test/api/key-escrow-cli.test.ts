@@ -44,7 +44,13 @@ test('escrow-split writes 0600 share files and refuses to overwrite them; escrow
   t.is(tooFew.code, 1);
   t.regex(tooFew.stderr, /needs 2 of its 3 shares but got 1/);
 
+  // An --out that cannot be made (a regular file on its path): refused before the split.
+  writeFileSync(join(dir, 'blocker'), '');
+  const noDir = await run(['keys', 'escrow-split', 'beta', '--shares', '3', '--threshold', '2', '--out', join(dir, 'blocker', 'shares'), ...socket]);
+  t.is(noDir.code, 1);
+  t.regex(noDir.stderr, /ENOTDIR/);
+
   await d.stop();
   const events = readFileSync(auditPath, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { event: string }).event);
-  t.deepEqual(events.filter((e) => e.startsWith('escrow.')), ['escrow.split', 'escrow.combined'], 'the refused split left no escrow behind');
+  t.deepEqual(events.filter((e) => e.startsWith('escrow.')), ['escrow.split', 'escrow.combined'], 'the refused splits left no escrow behind');
 });
