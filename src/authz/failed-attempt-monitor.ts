@@ -8,7 +8,8 @@ import { LRUCache } from 'lru-cache';
 export interface FailedAttempt {
   readonly subject: string;
   readonly operation: string;
-  readonly keyId: string;
+  /** Absent when the operation was refused on every key (e.g. ListKeys). */
+  readonly keyId?: string;
   readonly reason: string;
 }
 

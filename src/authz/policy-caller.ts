@@ -22,10 +22,19 @@ export class PolicyCaller implements Caller {
   }
 
   authorize(operation: Operation, keyId: string): void {
-    if (this.#grants.permits(operation, keyId)) return;
+    if (!this.#grants.permits(operation, keyId)) this.#refuse(operation, keyId);
+  }
+
+  authorizeAny(operation: Operation): void {
+    if (!this.#grants.grantsAny(operation)) this.#refuse(operation, undefined);
+  }
+
+  /** Counts the denial and throws it; `keyId` undefined: the operation on any key. */
+  #refuse(operation: Operation, keyId: string | undefined): never {
     const applying = this.#grants.ruleNames;
-    const reason = `no rule grants ${operation} on key "${keyId}" to ${this.identity.subject} (rules that apply to it: ${applying.length > 0 ? applying.join(', ') : 'none'})`;
-    this.#onDenied({ subject: this.identity.subject, operation, keyId, reason });
+    const on = keyId === undefined ? 'any key' : `key "${keyId}"`;
+    const reason = `no rule grants ${operation} on ${on} to ${this.identity.subject} (rules that apply to it: ${applying.length > 0 ? applying.join(', ') : 'none'})`;
+    this.#onDenied({ subject: this.identity.subject, operation, ...(keyId !== undefined ? { keyId } : {}), reason });
     throw denied(reason);
   }
 
@@ -33,7 +42,4 @@ export class PolicyCaller implements Caller {
     return this.#grants.permits(operation, keyId);
   }
 
-  grantsAny(operation: Operation): boolean {
-    return this.#grants.grantsAny(operation);
-  }
 }

@@ -71,8 +71,11 @@ export interface Caller {
   authorize(operation: Operation, keyId: string): void;
   /** The same decision without counting a denial (to filter what ListKeys shows). */
   permits(operation: Operation, keyId: string): boolean;
-  /** Whether the policy grants the operation on any key (ListKeys of a caller with none is denied). */
-  grantsAny(operation: Operation): boolean;
+  /**
+   * Throws like authorize() unless the policy grants `operation` on at least one key:
+   * for calls that name no key yet (ListKeys; CombineKeyEscrow before it reads shares).
+   */
+  authorizeAny(operation: Operation): void;
 }
 
 /** The identity side of one accepted connection, as the transport uses it. */

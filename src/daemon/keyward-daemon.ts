@@ -255,7 +255,7 @@ export class KeywardDaemon {
             'enduser.id': alert.subject,
             attempts: alert.attempts,
             window_ms: alert.windowMs,
-            key_id: alert.last.keyId,
+            ...(alert.last.keyId !== undefined ? { key_id: alert.last.keyId } : {}),
             operation: alert.last.operation,
             reason: alert.last.reason,
           },

@@ -157,7 +157,9 @@ export async function splitKeyEscrow(deps: EscrowDeps, req: SplitRequest, ctx: C
 }
 
 /** CombineKeyEscrow: the caller's `escrow` grant on the key decides; the primary version never changes. */
-export function combineKeyEscrow(deps: EscrowDeps, req: CombineRequest, ctx: CallContext): Promise<CombineResult> {
+export async function combineKeyEscrow(deps: EscrowDeps, req: CombineRequest, ctx: CallContext): Promise<CombineResult> {
+  // A caller granted escrow on no key learns nothing from the shares it sends.
+  ctx.caller.authorizeAny('escrow');
   return combine({ keys: deps.registry, masterKey: deps.masterKey, events: deps.events }, req, {
     mode: 'online',
     actor: ctx.caller.identity.subject,

@@ -13,7 +13,8 @@ import type { AuthorizationConfig } from '../../src/authz/authorization-config.j
 import { BUILTIN_ROLES } from '../../src/authz/builtin-roles.js';
 import type { FailedAttempt } from '../../src/authz/failed-attempt-monitor.js';
 import { PolicyCaller } from '../../src/authz/policy-caller.js';
-import { DenialReason, OPERATIONS, type CallerIdentity, type Operation } from '../../src/core/caller.js';
+import { DenialReason, OPERATIONS, PERMISSION_DENIED_MESSAGE, type CallerIdentity, type Operation } from '../../src/core/caller.js';
+import { isKeywardError } from '../../src/core/keyward-error.js';
 import { KeywardError } from '../../src/core/keyward-error.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { testConfigObject } from '../support/test-daemon.js';
@@ -439,14 +440,24 @@ test('PolicyCaller.authorize denies with the one fixed error whether or not the 
   }
 });
 
-test('PolicyCaller.permits and grantsAny never report', (t) => {
+test('PolicyCaller.permits never reports', (t) => {
   const { caller, reports } = callerFixture();
   t.false(caller.permits('decrypt', 'payments-db'));
   t.false(caller.permits('encrypt', 'alpha'));
   t.true(caller.permits('encrypt', 'payments-db'));
-  t.false(caller.grantsAny('rotate'));
-  t.true(caller.grantsAny('datakey'));
   t.deepEqual(reports, []);
+});
+
+test('PolicyCaller.authorizeAny: passes when some key is granted; otherwise permission denied, reported without a key id', (t) => {
+  const { caller, reports } = callerFixture();
+  t.notThrows(() => caller.authorizeAny('datakey'));
+  t.deepEqual(reports, []);
+  const err = t.throws(() => caller.authorizeAny('rotate'));
+  t.true(isKeywardError(err, 'permission-denied'));
+  t.is(err!.message, PERMISSION_DENIED_MESSAGE);
+  t.is(reports.length, 1);
+  t.is(reports[0]!.keyId, undefined);
+  t.regex(reports[0]!.reason, /^no rule grants rotate on any key to system:serviceaccount:payments:api /);
 });
 
 test('memoized decisions stay right across more than 4096 distinct key ids', (t) => {

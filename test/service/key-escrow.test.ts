@@ -7,6 +7,8 @@ import { SecretBytes } from '../../src/core/secret-bytes.js';
 import type { KeyVersionState } from '../../src/core/key-types.js';
 import { combineKeyEscrow, splitKeyEscrow, type EscrowDeps } from '../../src/service/key-escrow.js';
 import { allowAllCaller } from '../support/allow-all-callers.js';
+import { AccessPolicy } from '../../src/authz/access-policy.js';
+import { PolicyCaller } from '../../src/authz/policy-caller.js';
 
 const ctx = () => ({ method: 'SplitKeyEscrow', facts: {}, caller: allowAllCaller });
 const spec = { keyId: 'payments-kek', purpose: 'encrypt', algorithm: 'aes-256-gcm', backend: 'local' } as const;
@@ -98,4 +100,13 @@ test('a combine whose record is not written fails unavailable (the import itself
 test('more than 16 shares: invalid-argument before anything is decoded', async (t) => {
   const { d } = deps();
   t.is(await codeOf(combineKeyEscrow(d, { shares: Array.from({ length: 17 }, () => new Uint8Array(1)), verifyOnly: false }, ctx())), 'invalid-argument: at most 16 shares but got 17');
+});
+
+test('a caller granted escrow on no key: permission denied before the shares are read (nothing about them comes back)', async (t) => {
+  const { d, seen } = deps();
+  const identity = { peer: { pid: 1, uid: 4242, gid: 4242 }, subject: 'uid:4242' };
+  const nobody = new PolicyCaller(identity, AccessPolicy.compile({ roles: {}, rules: [] }).grantsFor(identity), () => undefined);
+  const garbage = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])];
+  t.is(await codeOf(combineKeyEscrow(d, { shares: garbage, verifyOnly: false }, { method: 'CombineKeyEscrow', facts: {}, caller: nobody })), 'permission-denied: permission denied');
+  t.is(seen.imports, 0);
 });
