@@ -2,15 +2,11 @@
 // host"): the offline half of key escrow, run on the host itself while its daemon is
 // stopped, before the first start there — not a client of the sockets like the other
 // `keys` commands, but, like `serve`, a caller of the composition root. Prints the result
-// as JSON; an error is `keyward: <code>: <message>` on stderr and exit status 1.
+// as JSON; an error is `keyward: <code>: <message>` on stderr and exit status 1 (main.ts).
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { isKeywardError } from '../core/keyward-error.js';
 import { recoverEscrowOffline } from '../daemon/offline-escrow-recovery.js';
-
-/** Exit status of a refused or failed recovery. */
-const FAILED = 1;
 
 export function registerEscrowRecoverCommand(keys: Command): void {
   keys
@@ -40,10 +36,6 @@ already, the version is added and the primary stays.`,
           logger: (level) => pino({ level, base: { service: 'keyward', pid: process.pid } }, pino.destination({ dest: 2, sync: true })),
         });
         process.stdout.write(`${JSON.stringify(recovered, null, 2)}\n`);
-      } catch (err) {
-        if (!isKeywardError(err)) throw err;
-        process.stderr.write(`keyward: ${err.code}: ${err.message}\n`);
-        process.exitCode = FAILED;
       } finally {
         for (const share of shares) share.fill(0);
       }

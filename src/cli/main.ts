@@ -11,6 +11,7 @@ import { registerEscrowCommands } from './escrow-commands.js';
 import { registerEscrowRecoverCommand } from './escrow-recover-command.js';
 import { readStdin, writeStdout } from './io.js';
 import { serve } from './serve-command.js';
+import { isKeywardError } from '../core/keyward-error.js';
 
 const program = new Command()
   .name('keyward')
@@ -116,8 +117,11 @@ registerEscrowRecoverCommand(keys);
 
 registerAuditCommand(program);
 
+// One place prints what a command failed with: a KeywardError with its code, a gRPC
+// error with its details, anything else with its message.
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: unknown; details?: string; message?: string };
-  process.stderr.write(`keyward: ${e.details ?? e.message ?? String(err)}\n`);
+  const text = isKeywardError(err) ? `${err.code}: ${err.message}` : (e.details ?? e.message ?? String(err));
+  process.stderr.write(`keyward: ${text}\n`);
   process.exit(1);
 });
