@@ -19,7 +19,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { CALL_DURATION, type DurationRecorder } from './call-duration-metric.js';
 import { HistogramSeries } from './histogram-series.js';
-import { SeriesTable } from './series-table.js';
+import { DEFAULT_MAX_SERIES, SeriesTable } from './series-table.js';
 
 const DESCRIPTOR: MetricDescriptor = Object.freeze({
   name: CALL_DURATION.name,
@@ -28,15 +28,13 @@ const DESCRIPTOR: MetricDescriptor = Object.freeze({
   valueType: ValueType.DOUBLE,
 });
 
-/** The SDK's default cardinality limit: 1 999 sets of their own, the 2 000th is the overflow set. */
-const MAX_SERIES = 1_999;
 
 export class CallDurationHistogram implements MetricProducer, DurationRecorder {
   readonly #scope: InstrumentationScope;
   readonly #series: SeriesTable<string, string, '', HistogramSeries>;
 
   /** `scopeVersion`: the version of the 'keyward' meter, i.e. the daemon's. */
-  constructor(scopeVersion: string, maxSeries = MAX_SERIES) {
+  constructor(scopeVersion: string, maxSeries = DEFAULT_MAX_SERIES) {
     this.#scope = { name: 'keyward', version: scopeVersion };
     this.#series = new SeriesTable(
       CALL_DURATION.attributes,

@@ -6,7 +6,7 @@
 // the limit, new sets are counted under one overflow set, as the SDK's own cardinality
 // limit does.
 import type { Attributes, Meter } from '@opentelemetry/api';
-import { SeriesTable } from './series-table.js';
+import { DEFAULT_MAX_SERIES, SeriesTable } from './series-table.js';
 
 interface Tally {
   readonly attributes: Attributes;
@@ -17,7 +17,7 @@ export class CounterTally<A, B, C = ''> {
   readonly #tallies: SeriesTable<A, B, C, Tally>;
 
   /** `attributes` builds the attribute set of (a, b, c) the first time it is counted. */
-  constructor(meter: Meter, name: string, description: string, attributes: (a: A, b: B, c: C) => Attributes, maxSets = 2_000) {
+  constructor(meter: Meter, name: string, description: string, attributes: (a: A, b: B, c: C) => Attributes, maxSets = DEFAULT_MAX_SERIES) {
     this.#tallies = new SeriesTable(attributes, (set) => ({ attributes: set, count: 0 }), maxSets);
     meter.createObservableCounter(name, { description }).addCallback((result) => {
       this.#tallies.forEach((tally) => result.observe(tally.count, tally.attributes));

@@ -7,6 +7,12 @@ import type { Attributes } from '@opentelemetry/api';
 
 const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ 'otel.metric.overflow': true });
 
+/**
+ * Attribute sets kept apart by default: with the overflow set, 2,000 points per metric —
+ * the OpenTelemetry SDK's own default cardinality limit.
+ */
+export const DEFAULT_MAX_SERIES = 1_999;
+
 export class SeriesTable<A, B, C, S> {
   readonly #root = new Map<A, Map<B, Map<C, S>>>();
   readonly #attributes: (a: A, b: B, c: C) => Attributes;

@@ -280,6 +280,14 @@ test('past the bound, new attribute sets are counted under one overflow set; kno
   t.is(sumValue(points, { 'otel.metric.overflow': true }), 5);
 });
 
+test('by default counters and the latency histogram share one bound: 2,000 points with the overflow set', async (t) => {
+  const { provider, meter, collect } = inMemoryMetrics([]);
+  t.teardown(() => provider.shutdown());
+  const tally = new CounterTally(meter, 'test.tally', 'default bound', (a: string, b: string, c: string) => ({ a, b, c }));
+  for (let i = 0; i < 2_100; i++) tally.increment('m', 'ok', `k${i}`);
+  t.is(metricNamed(await collect(), 'test.tally').dataPoints.length, 2_000);
+});
+
 test('the latency histogram has the same bound: past it, new (method, outcome) sets share the overflow series', async (t) => {
   const duration = new CallDurationHistogram('1.2.3', 2);
   const { provider, collect } = inMemoryMetrics([duration]);
