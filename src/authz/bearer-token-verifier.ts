@@ -3,6 +3,7 @@
 // (signature against the cluster's JWKS saved to a file, issuer, audience, lifetime)
 // with jose and turns its claims into identity attributes. Every failure is the same
 // 'unauthenticated' error so a caller learns nothing about why; the cause is for the log.
+import { deepFreeze } from '../core/deep-freeze.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
@@ -98,14 +99,6 @@ function loadKeySet(file: string): JWTVerifyGetKey {
   } catch (err) {
     throw badJwks(file, `is not a valid JSON Web Key Set (${(err as Error).message})`, err);
   }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 function field(obj: unknown, name: string): unknown {

@@ -1,6 +1,7 @@
 // Reads the YAML configuration, applies the deploy-time environment overrides,
 // validates once and returns a deeply frozen object. Every error names the path of the
 // offending field and what is wrong with it.
+import { deepFreeze } from '../core/deep-freeze.js';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -75,14 +76,6 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env): string[] {
     }
   }
   return problems;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 /** Validates a configuration object (already parsed from YAML) with overrides. */
