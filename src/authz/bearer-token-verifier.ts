@@ -131,9 +131,7 @@ export class BearerTokenVerifier {
   readonly #toleranceMs: number;
   readonly #now: () => number;
   readonly #cache: LRUCache<string, TokenIdentity> | undefined;
-  #keySet: JWTVerifyGetKey;
-  /** Bumped by reload(): a verification begun under older keys is not cached. */
-  #generation = 0;
+  readonly #keySet: JWTVerifyGetKey;
 
   private constructor(settings: BearerTokenSettings, keySet: JWTVerifyGetKey) {
     this.#settings = settings;
@@ -170,7 +168,6 @@ export class BearerTokenVerifier {
       this.#cache?.delete(digest);
       throw refused(new Error('cached token has expired'));
     }
-    const generation = this.#generation;
     let identity: TokenIdentity;
     try {
       const { payload } = await jwtVerify(token, this.#keySet, {
@@ -186,18 +183,10 @@ export class BearerTokenVerifier {
       throw refused(err);
     }
     const ttl = Math.ceil(identity.expiresAt + this.#toleranceMs - this.#now());
-    if (this.#cache !== undefined && generation === this.#generation && ttl > 0) {
+    if (this.#cache !== undefined && ttl > 0) {
       this.#cache.set(digest, identity, { ttl });
     }
     return identity;
-  }
-
-  /** Re-reads the JWKS file (SIGHUP); on failure keeps the old key set and throws the failed-precondition error. Clears the token cache. */
-  reload(): void {
-    const keySet = loadKeySet(this.#settings.jwksFile);
-    this.#keySet = keySet;
-    this.#generation++;
-    this.#cache?.clear();
   }
 
   /** The JWT of "Bearer <jwt>", or the refusal. */
