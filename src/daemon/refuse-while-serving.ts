@@ -17,11 +17,14 @@ async function accepts(path: string): Promise<boolean> {
   }
 }
 
-/** `failed-precondition` when the daemon of `configFile` serves on either socket. */
+/**
+ * `already-exists` when the daemon of `configFile` serves on either socket — the code of
+ * the instance lock, which says the same of a daemon still starting.
+ */
 export async function refuseWhileServing(server: Config['server'], configFile: string, what: string): Promise<void> {
   for (const path of [server.data_socket.path, server.admin_socket.path]) {
     if (await accepts(path)) {
-      throw new KeywardError('failed-precondition', `the daemon of ${configFile} is running (${path} accepts connections): stop it before ${what}`);
+      throw new KeywardError('already-exists', `the daemon of ${configFile} is running (${path} accepts connections): stop it before ${what}`);
     }
   }
 }

@@ -190,7 +190,7 @@ test('versions recovered into a key that recovery created: the highest is primar
   t.is((await d.client.encrypt({ keyId: 'beta', plaintext: PLAINTEXT })).keyVersion, 2);
 });
 
-test('refused while the daemon of the configuration runs: failed-precondition, nothing written, its audit log unchanged', async (t) => {
+test('refused while the daemon of the configuration runs: already-exists, nothing written, its audit log unchanged', async (t) => {
   const host = newHost(t);
   const d = await startTestDaemon({ dir: host.dir, overrides: host.overrides });
   t.teardown(() => d.stop());
@@ -201,7 +201,7 @@ test('refused while the daemon of the configuration runs: failed-precondition, n
 
   const refused = await runKeyward(recoverArgs(host, pick(lost.betaV2, 0, 1)));
   t.is(refused.code, 1);
-  t.is(refused.stderr, `keyward: failed-precondition: the daemon of ${host.configFile} is running (${d.socketPath} accepts connections): stop it before recovering keys offline\n`);
+  t.is(refused.stderr, `keyward: already-exists: the daemon of ${host.configFile} is running (${d.socketPath} accepts connections): stop it before recovering keys offline\n`);
   t.deepEqual(readFileSync(keyFile), keyBefore);
   t.deepEqual(readFileSync(host.auditPath), auditBefore);
 });

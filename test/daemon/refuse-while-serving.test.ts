@@ -10,14 +10,14 @@ import { makeTempDir } from '../support/test-daemon.js';
 
 const sockets = (dir: string) => ({ data_socket: { path: join(dir, 'keyward.sock') }, admin_socket: { path: join(dir, 'admin.sock') } }) as never;
 
-test('no daemon: goes on; a live admin socket: failed-precondition naming it', async (t) => {
+test('no daemon: goes on; a live admin socket: already-exists naming it', async (t) => {
   const dir = makeTempDir('keyward-refuse-');
   await t.notThrowsAsync(refuseWhileServing(sockets(dir), 'k.yaml', 'recovering keys offline'));
   const server = createServer();
   await new Promise<void>((r) => server.listen(join(dir, 'admin.sock'), r));
   t.teardown(() => server.close());
   const err = await t.throwsAsync(refuseWhileServing(sockets(dir), 'k.yaml', 'recovering keys offline'));
-  t.true(isKeywardError(err, 'failed-precondition'));
+  t.true(isKeywardError(err, 'already-exists'));
   t.is(err!.message, `the daemon of k.yaml is running (${join(dir, 'admin.sock')} accepts connections): stop it before recovering keys offline`);
 });
 
