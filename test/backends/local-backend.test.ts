@@ -196,3 +196,26 @@ test('offline recovery: a missing key is created with the recovered version prim
   v1.dispose();
   v2.dispose();
 });
+
+test('a destroyed version: nothing to escrow, and a recovery does not undo the destruction (failed-precondition both ways)', async (t) => {
+  const dir = makeTempDir('keyward-local-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await openLocal(dir);
+  await first.ensureKey(spec);
+  await first.rotateKey('k');
+  const v1 = await first.exportForEscrow('k', 1);
+  await first.close();
+  // Version 1 destroyed as the keystore records it: the state, and no material.
+  const path = join(dir, 'keys', 'k.json');
+  const file = JSON.parse(readFileSync(path, 'utf8')) as { versions: Array<{ version: number; state: string; material?: string }> };
+  writeFileSync(path, JSON.stringify({ ...file, versions: file.versions.map((v) => (v.version === 1 ? { version: 1, state: 'destroyed', created_at: new Date().toISOString() } : v)) }));
+  const b = await openLocal(dir);
+  t.teardown(() => b.close());
+  await b.ensureKey(spec);
+  const exported = (await t.throwsAsync(b.exportForEscrow('k', 1))) as { code?: string; message?: string };
+  t.is(exported.code, 'failed-precondition');
+  t.is(exported.message, 'version 1 of key "k" is destroyed: there is nothing to escrow');
+  const imported = (await t.throwsAsync(b.importFromEscrow('k', 1, v1, false))) as { code?: string; message?: string };
+  t.is(imported.code, 'failed-precondition');
+  t.is(imported.message, 'version 1 of key "k" was destroyed; a recovery does not undo a destruction');
+});

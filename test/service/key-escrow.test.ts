@@ -13,12 +13,12 @@ import { PolicyCaller } from '../../src/authz/policy-caller.js';
 const ctx = () => ({ method: 'SplitKeyEscrow', facts: {}, caller: allowAllCaller });
 const spec = { keyId: 'payments-kek', purpose: 'encrypt', algorithm: 'aes-256-gcm', backend: 'local' } as const;
 
-function deps(options: { state?: KeyVersionState; recordable?: KeywardError; durable?: KeywardError } = {}) {
+function deps(options: { state?: KeyVersionState; recordable?: KeywardError; durable?: KeywardError; spec?: typeof spec | { keyId: string; purpose: 'mac'; algorithm: 'hmac-sha256'; backend: string } } = {}) {
   const seen = { exports: 0, imports: 0, recorded: [] as string[] };
   const d: EscrowDeps = {
     masterKey: SecretBytes.random(32),
     registry: {
-      get: () => ({ spec, backend: { name: 'local' } }) as never,
+      get: () => ({ spec: options.spec ?? spec, backend: { name: 'local' } }) as never,
       namedVersion: () => ({ version: 2, state: options.state ?? 'enabled', createdAt: new Date() }),
       exportForEscrow: async () => {
         seen.exports++;
@@ -108,5 +108,16 @@ test('a caller granted escrow on no key: permission denied before the shares are
   const nobody = new PolicyCaller(identity, AccessPolicy.compile({ roles: {}, rules: [] }).grantsFor(identity), () => undefined);
   const garbage = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])];
   t.is(await codeOf(combineKeyEscrow(d, { shares: garbage, verifyOnly: false }, { method: 'CombineKeyEscrow', facts: {}, caller: nobody })), 'permission-denied: permission denied');
+  t.is(seen.imports, 0);
+});
+
+test("shares of an escrow of another kind of key than the declared one: failed-precondition, nothing imported", async (t) => {
+  const { d } = deps();
+  const { shares, escrowId } = await splitKeyEscrow(d, split, ctx());
+  const { d: macKey, seen } = deps({ spec: { keyId: 'payments-kek', purpose: 'mac', algorithm: 'hmac-sha256', backend: 'local' } });
+  t.is(
+    await codeOf(combineKeyEscrow({ ...macKey, masterKey: d.masterKey }, { shares: shares.map((s) => s.share), verifyOnly: false }, ctx())),
+    `failed-precondition: escrow ${escrowId} holds a encrypt/aes-256-gcm key; key "payments-kek" is mac/hmac-sha256`,
+  );
   t.is(seen.imports, 0);
 });
